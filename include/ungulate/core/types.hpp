@@ -1,0 +1,59 @@
+#pragma once
+// Basic vocabulary shared by every part of ungulate.
+#include <Kokkos_Core.hpp>
+
+#include <string>
+
+namespace ungulate {
+
+using DefaultExecutionSpace = Kokkos::DefaultExecutionSpace;
+
+/// The evaluation methods.  Sequential is the plain loop every other method is tested against.
+enum class Method { Sequential, Deer, QuasiDeer, Elk, QuasiElk };
+
+/// How a Newton-type solve ended.
+enum class Status { Converged, MaxIterations, Diverged };
+
+/// Which Kalman estimate an ELK step uses: the filter mean (as the reference code) or the
+/// RTS smoother mean (the exact trust-region step).
+enum class KalmanEstimate { Filter, Smoother };
+
+/// Order in which a scan combines its elements.
+enum class Direction { Forward, Reverse };
+
+inline const char* to_string(Method m) {
+  switch (m) {
+    case Method::Sequential: return "seq";
+    case Method::Deer: return "deer";
+    case Method::QuasiDeer: return "quasi-deer";
+    case Method::Elk: return "elk";
+    case Method::QuasiElk: return "quasi-elk";
+  }
+  return "?";
+}
+
+inline const char* to_string(Status s) {
+  switch (s) {
+    case Status::Converged: return "converged";
+    case Status::MaxIterations: return "max-iterations";
+    case Status::Diverged: return "diverged";
+  }
+  return "?";
+}
+
+/// Parses a method name as printed by to_string(Method); returns false if unknown.
+inline bool parse_method(const std::string& name, Method& out) {
+  for (Method m : {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk,
+                   Method::QuasiElk}) {
+    if (name == to_string(m)) {
+      out = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+/// True for methods that use only the diagonal of the Jacobian.
+inline bool is_quasi(Method m) { return m == Method::QuasiDeer || m == Method::QuasiElk; }
+
+}  // namespace ungulate

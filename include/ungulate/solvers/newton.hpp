@@ -1,0 +1,151 @@
+#pragma once
+// The Newton-type iteration shared by DEER, quasi-DEER, ELK and quasi-ELK.  Each iteration
+// linearises the cell at the current iterate and solves the resulting linear (DEER) or
+// trust-region (ELK) problem with the scan engine; only the element type differs.
+#include <Kokkos_Core.hpp>
+#include <Kokkos_Timer.hpp>
+
+#include <utility>
+
+#include "ungulate/scan/chunk_layout.hpp"
+#include "ungulate/scan/chunked_scan.hpp"
+#include "ungulate/solvers/jacobian_structure.hpp"
+#include "ungulate/solvers/newton_elements.hpp"
+#include "ungulate/solvers/options.hpp"
+#include "ungulate/solvers/sequential.hpp"
+
+namespace ungulate::solvers {
+
+template <class Structure, class ExecSpace, class Cell, class Decomposition>
+SolveResult newton_solve(
+    const Cell& cell,
+    const Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight,
+                       typename ExecSpace::memory_space>& inputs,
+    const Kokkos::View<const typename Cell::value_type**, Kokkos::LayoutRight,
+                       typename ExecSpace::memory_space>& s0,
+    const Kokkos::View<typename Cell::value_type***, Kokkos::LayoutRight,
+                       typename ExecSpace::memory_space>& states,
+    const SolverOptions& opt, const Decomposition& decomp) {
+  using Scalar = typename Cell::value_type;
+  using Memory = typename ExecSpace::memory_space;
+  using View3 = Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory>;
+  using View2 = Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory>;
+  using AffineOp = typename Structure::template Affine<Scalar>;
+  using KalmanOp = typename Structure::template Kalman<Scalar>;
+
+  const int B = int(states.extent(0)), T = int(states.extent(1)), D = cell.state_size();
+  const bool kalman = opt.method == Method::Elk || opt.method == Method::QuasiElk;
+  const bool smoother = kalman && opt.elk_estimate == KalmanEstimate::Smoother;
+  const double tol = opt.tolerance > 0 ? opt.tolerance : default_tolerance<Scalar>();
+  const int max_iter = opt.max_iterations >= 0 ? opt.max_iterations : std::min(T + 1, 1000);
+  const int chunks =
+      opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
+
+  SolveResult result;
+  result.method = opt.method;
+  Kokkos::Timer timer;
+
+  switch (opt.init) {
+    case Initialization::Zeros: Kokkos::deep_copy(states, Scalar(0)); break;
+    case Initialization::Given: break;
+    case Initialization::Warm:
+      evaluate_chunks_from_zero<ExecSpace>(cell, inputs, s0, states, chunks,
+                                           decomp.starts_sequence());
+      break;
+  }
+
+  View3 current = states;
+  View3 next(Kokkos::view_alloc("ungulate::next_iterate", Kokkos::WithoutInitializing), B, T,
+             D);
+  View2 previous("ungulate::slice_previous_state", B, D);
+  SliceBoundary<Scalar, Memory> boundary;
+  boundary.previous = previous;
+  boundary.starts_sequence = decomp.starts_sequence();
+  boundary.ends_sequence = decomp.ends_sequence();
+  View3 filtered_cov;
+  if (smoother)
+    filtered_cov = View3(
+        Kokkos::view_alloc("ungulate::filtered_covariance", Kokkos::WithoutInitializing), B, T,
+        Structure::size(D));
+
+  using AffineGen = LinearisedElements<Cell, Structure, AffineBuilder<Structure>, Memory>;
+  using KalmanGen = LinearisedElements<Cell, Structure, KalmanBuilder<Structure>, Memory>;
+  using SmootherGen = SmootherElements<Cell, Structure, Memory>;
+  const AffineOp affine_op{D};
+  const KalmanOp kalman_op{D};
+  // Scratch sizes do not depend on the iterate; size the engines once.
+  const int affine_scratch = AffineGen{cell, {}, inputs, states, boundary, D}.scratch_size();
+  const int kalman_scratch =
+      KalmanGen{cell, {opt.lambda}, inputs, states, boundary, D}.scratch_size();
+  const int smoother_scratch =
+      SmootherGen{cell, inputs, states, states, states, boundary, D, T}.scratch_size();
+  const bool need_affine = !kalman || smoother;
+  scan::ChunkedScan<AffineOp, ExecSpace> affine_scan(
+      affine_op, need_affine ? B : 0, T, chunks, kalman ? smoother_scratch : affine_scratch);
+  scan::ChunkedScan<KalmanOp, ExecSpace> kalman_scan(kalman_op, kalman ? B : 0, T, chunks,
+                                                     kalman_scratch);
+
+  // One iteration from `current` into `next`; returns {residual of current, update norm}.
+  auto iterate = [&]() -> std::pair<Scalar, Scalar> {
+    if (!kalman) {
+      const AffineGen gen{cell, {}, inputs, current, boundary, D};
+      const Scalar residual = affine_scan.reduce_chunks(gen, Direction::Forward);
+      decomp.carry_in(affine_scan, Direction::Forward);
+      const Scalar update = affine_scan.finish(
+          gen, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Forward);
+      return {residual, update};
+    }
+    const KalmanGen gen{cell, {opt.lambda}, inputs, current, boundary, D};
+    const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
+    decomp.carry_in(kalman_scan, Direction::Forward);
+    if (!smoother) {
+      const Scalar update = kalman_scan.finish(
+          gen, WriteIterate<KalmanOp, Memory>{kalman_op, next, current}, Direction::Forward);
+      return {residual, update};
+    }
+    // Filter into `next` (means) and filtered_cov, then smooth `next` in place backwards.
+    const Scalar filtered_max = kalman_scan.finish(
+        gen, StoreFiltered<KalmanOp, Memory>{kalman_op, next, filtered_cov},
+        Direction::Forward);
+    const SmootherGen sgen{cell, inputs, current, next, filtered_cov, boundary, D, T};
+    affine_scan.reduce_chunks(sgen, Direction::Reverse);
+    decomp.carry_in(affine_scan, Direction::Reverse);
+    Scalar update = affine_scan.finish(
+        sgen, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Reverse);
+    if (!math::is_finite(filtered_max)) update = filtered_max;
+    return {residual, update};
+  };
+
+  result.status = Status::MaxIterations;
+  for (int it = 1; it <= max_iter && T > 0; ++it) {
+    decomp.exchange_halo(current, previous, s0);
+    const auto step = iterate();
+    const double residual = decomp.max_all(double(step.first));
+    const double update = decomp.max_all(double(step.second));
+    IterationRecord record{it, residual, update, timer.seconds()};
+    result.history.push_back(record);
+    if (opt.on_iteration) opt.on_iteration(record);
+    if (!(update < Kokkos::Experimental::infinity<double>::value) ||
+        !(residual < Kokkos::Experimental::infinity<double>::value)) {
+      // Keep the last finite iterate; never hand back NaN/Inf as an answer.
+      result.status = Status::Diverged;
+      break;
+    }
+    std::swap(current, next);
+    result.iterations = it;
+    result.final_update = update;
+    if (update <= tol) {
+      result.status = Status::Converged;
+      break;
+    }
+  }
+  if (T == 0) result.status = Status::Converged;
+  if (current.data() != states.data()) Kokkos::deep_copy(states, current);
+  decomp.exchange_halo(states, previous, s0);
+  result.final_residual =
+      decomp.max_all(double(residual_max<ExecSpace>(cell, inputs, previous, states, chunks)));
+  result.seconds = timer.seconds();
+  return result;
+}
+
+}  // namespace ungulate::solvers

@@ -1,0 +1,194 @@
+#pragma once
+// Generators and sinks that turn a cell and the current iterate into scan elements: the
+// Newton linearisation (DEER), its Kalman form (ELK) and the RTS smoother's reverse pass.
+#include "ungulate/core/math.hpp"
+
+namespace ungulate::solvers {
+
+/// Where the recurrence enters a slice of the sequence: the state before the slice's first
+/// step (s_0, or the left neighbour's last state), and whether that state is the fixed
+/// initial condition (then step 0 is exact: A = 0, b = f(s_0)).
+template <class Scalar, class MemorySpace>
+struct SliceBoundary {
+  Kokkos::View<const Scalar**, Kokkos::LayoutRight, MemorySpace> previous;  // (B, D)
+  bool starts_sequence = true;
+  /// Input of the step after the slice (B, I), used by the smoother when !ends_sequence.
+  Kokkos::View<const Scalar**, Kokkos::LayoutRight, MemorySpace> next_input;
+  bool ends_sequence = true;
+};
+
+/// Element builders: from a linearisation (F, u) with s_t ~ F s_{t-1} + u and the current
+/// iterate y = s^(i)_t, write a scan element.
+template <class Structure>
+struct AffineBuilder {
+  template <class S>
+  using Element = typename Structure::template Affine<S>;
+  KOKKOS_INLINE_FUNCTION static int scratch_size(int) { return 0; }
+  template <class S>
+  KOKKOS_INLINE_FUNCTION void build(int D, const S* F, const S* u, const S* /*y*/, S* e,
+                                    S* /*scratch*/) const {
+    const int n = Structure::size(D);
+    for (int i = 0; i < n; ++i) e[i] = F[i];
+    for (int i = 0; i < D; ++i) e[n + i] = u[i];
+  }
+};
+
+/// Kalman filter element of the trust-region problem
+///   min sum_t |s_t - F_t s_{t-1} - u_t|^2 / 2 + lambda |s_t - y_t|^2 / 2,
+/// i.e. dynamics noise I and observations y_t with noise I / lambda.  With
+/// kappa = 1 / (1 + lambda) and omega = lambda / (1 + lambda):
+///   A = kappa F, b = kappa u + omega y, C = kappa I, J = omega F^T F, eta = omega F^T (y - u).
+/// (Step 0 comes with F = 0, u = f(s_0), which makes it the exact first filter element.)
+template <class Structure>
+struct KalmanBuilder {
+  template <class S>
+  using Element = typename Structure::template Kalman<S>;
+  double lambda;
+  KOKKOS_INLINE_FUNCTION static int scratch_size(int D) { return D; }
+  template <class S>
+  KOKKOS_INLINE_FUNCTION void build(int D, const S* F, const S* u, const S* y, S* e,
+                                    S* scratch) const {
+    const S kappa = S(1.0 / (1.0 + lambda)), omega = S(lambda / (1.0 + lambda));
+    const int n = Structure::size(D);
+    S *A = e, *b = A + n, *C = b + D, *J = C + n, *eta = J + n;
+    for (int i = 0; i < n; ++i) A[i] = kappa * F[i];
+    for (int i = 0; i < D; ++i) b[i] = kappa * u[i] + omega * y[i];
+    Structure::set_scaled_identity(D, kappa, C);
+    Structure::gram(D, omega, F, J);
+    for (int i = 0; i < D; ++i) scratch[i] = y[i] - u[i];
+    Structure::apply_transpose(D, omega, F, scratch, eta);
+  }
+};
+
+/// Generator: linearises the cell at the current iterate and builds element t.  Reports the
+/// residual max |s^(i)_t - f(s^(i)_{t-1})| of the iterate through the reduction.
+template <class Cell, class Structure, class Builder, class MemorySpace>
+struct LinearisedElements {
+  using Scalar = typename Cell::value_type;
+  using States = Kokkos::View<const Scalar***, Kokkos::LayoutRight, MemorySpace>;
+  Cell cell;
+  Builder builder;
+  States inputs;   // (B, T, I)
+  States iterate;  // (B, T, D)
+  SliceBoundary<Scalar, MemorySpace> boundary;
+  int dim;
+
+  int scratch_size() const {
+    return 2 * dim + Structure::size(dim) + cells::CellJacobian<Cell>::scratch_size(cell) +
+           Builder::scratch_size(dim);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(int b, int t, Scalar* element, Scalar* scratch,
+                                         Scalar& max_residual) const {
+    const int D = dim, n = Structure::size(D);
+    Scalar *f = scratch, *F = f + D, *u = F + n, *rest = u + D;
+    const Scalar* h = t == 0 ? &boundary.previous(b, 0) : &iterate(b, t - 1, 0);
+    const Scalar* x = &inputs(b, t, 0);
+    if (t == 0 && boundary.starts_sequence) {
+      cell.evaluate(h, x, f);
+      for (int i = 0; i < n; ++i) F[i] = Scalar(0);
+      for (int i = 0; i < D; ++i) u[i] = f[i];
+    } else {
+      Structure::linearise(cell, h, x, f, F, rest);
+      Structure::apply(D, F, h, u);
+      for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+    }
+    const Scalar* y = &iterate(b, t, 0);
+    for (int i = 0; i < D; ++i) {
+      const Scalar r = math::abs_or_inf(y[i] - f[i]);
+      if (r > max_residual) max_residual = r;
+    }
+    builder.build(D, F, u, y, element, rest);
+  }
+};
+
+/// Generator for the RTS smoother's reverse affine scan m^s_t = E_t m^s_{t+1} + g_t, with
+/// E_t = P_t F^T (F P_t F^T + I)^-1 and g_t = m_t - E_t (F m_t + u), where (F, u) is the
+/// linearisation of step t+1 and (m_t, P_t) the filtered moments; at the last step
+/// E = 0, g = m.
+template <class Cell, class Structure, class MemorySpace>
+struct SmootherElements {
+  using Scalar = typename Cell::value_type;
+  using States = Kokkos::View<const Scalar***, Kokkos::LayoutRight, MemorySpace>;
+  Cell cell;
+  States inputs;         // (B, T, I)
+  States iterate;        // (B, T, D)
+  States filtered_mean;  // (B, T, D)
+  States filtered_cov;   // (B, T, Structure::size(D))
+  SliceBoundary<Scalar, MemorySpace> boundary;
+  int dim, length;
+
+  int scratch_size() const {
+    return 3 * dim + Structure::size(dim) + cells::CellJacobian<Cell>::scratch_size(cell) +
+           Structure::smoother_scratch(dim);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(int b, int t, Scalar* element, Scalar* scratch,
+                                         Scalar& /*unused*/) const {
+    const int D = dim, n = Structure::size(D);
+    Scalar* E = element;
+    Scalar* g = element + n;
+    const Scalar* m = &filtered_mean(b, t, 0);
+    if (t == length - 1 && boundary.ends_sequence) {
+      for (int i = 0; i < n; ++i) E[i] = Scalar(0);
+      for (int i = 0; i < D; ++i) g[i] = m[i];
+      return;
+    }
+    Scalar *f = scratch, *F = f + D, *u = F + n, *v = u + D, *rest = v + D;
+    const Scalar* h = &iterate(b, t, 0);
+    const Scalar* x = t + 1 < length ? &inputs(b, t + 1, 0) : &boundary.next_input(b, 0);
+    Structure::linearise(cell, h, x, f, F, rest);
+    Structure::apply(D, F, h, u);
+    for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+    Structure::smoother_gain(D, F, &filtered_cov(b, t, 0), E, rest);
+    Structure::apply(D, F, m, v);  // v = F m + u, g = m - E v
+    for (int i = 0; i < D; ++i) v[i] += u[i];
+    Structure::apply(D, E, v, g);
+    for (int i = 0; i < D; ++i) g[i] = m[i] - g[i];
+  }
+};
+
+/// Sink: writes the scan state's mean as the next iterate and reports max |new - old|
+/// (infinite if the new value is not finite).
+template <class Element, class MemorySpace>
+struct WriteIterate {
+  using Scalar = typename Element::value_type;
+  Element op;
+  Kokkos::View<Scalar***, Kokkos::LayoutRight, MemorySpace> next;          // (B, T, D)
+  Kokkos::View<const Scalar***, Kokkos::LayoutRight, MemorySpace> current;  // (B, T, D)
+
+  KOKKOS_INLINE_FUNCTION void operator()(int b, int t, const Scalar* state,
+                                         Scalar& max_update) const {
+    const Scalar* m = op.mean(state);
+    const int D = op.dim;
+    for (int i = 0; i < D; ++i) {
+      next(b, t, i) = m[i];
+      const Scalar d = math::abs_or_inf(m[i] - current(b, t, i));
+      if (d > max_update) max_update = d;
+    }
+  }
+};
+
+/// Sink: stores the filtered mean and covariance for the smoother pass.
+template <class Element, class MemorySpace>
+struct StoreFiltered {
+  using Scalar = typename Element::value_type;
+  Element op;
+  Kokkos::View<Scalar***, Kokkos::LayoutRight, MemorySpace> mean;  // (B, T, D)
+  Kokkos::View<Scalar***, Kokkos::LayoutRight, MemorySpace> cov;   // (B, T, D or D*D)
+
+  KOKKOS_INLINE_FUNCTION void operator()(int b, int t, const Scalar* state,
+                                         Scalar& max_value) const {
+    const int D = op.dim, nc = int(cov.extent(2));
+    const Scalar* m = op.mean(state);
+    const Scalar* P = op.covariance(state);
+    for (int i = 0; i < D; ++i) {
+      mean(b, t, i) = m[i];
+      const Scalar a = math::abs_or_inf(m[i]);
+      if (a > max_value) max_value = a;
+    }
+    for (int i = 0; i < nc; ++i) cov(b, t, i) = P[i];
+  }
+};
+
+}  // namespace ungulate::solvers

@@ -1,0 +1,71 @@
+#pragma once
+// Options and results shared by all solvers.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ungulate/core/types.hpp"
+
+namespace ungulate {
+
+/// Starting iterate of a Newton-type solve.
+enum class Initialization {
+  Zeros,  ///< s_t = 0 for all t
+  Given,  ///< whatever the caller put in the states view
+  Warm    ///< chunk-parallel sequential: every chunk runs sequentially from a zero state
+          ///< (the first chunk from s_0), all chunks at once
+};
+
+inline const char* to_string(Initialization i) {
+  switch (i) {
+    case Initialization::Zeros: return "zeros";
+    case Initialization::Given: return "given";
+    case Initialization::Warm: return "warm";
+  }
+  return "?";
+}
+
+/// One Newton-type iteration, as recorded in SolveResult::history.
+struct IterationRecord {
+  int iteration;        ///< 1-based
+  double residual;      ///< max_t |s_t - f(s_{t-1})| of the iterate this step started from
+  double update_norm;   ///< max_t |s^(i+1)_t - s^(i)_t|
+  double seconds;       ///< wall time since the solve started
+};
+
+struct SolverOptions {
+  Method method = Method::QuasiDeer;
+  /// Stop when max_t |s^(i+1)_t - s^(i)_t| <= tolerance.  Negative: 1e-4 in float,
+  /// 1e-7 in double (the reference implementation's choices).
+  double tolerance = -1;
+  /// Iteration cap. Negative: min(T + 1, 1000), enough for quasi-DEER's worst case on
+  /// short sequences.
+  int max_iterations = -1;
+  /// ELK / quasi-ELK trust-region strength (observation precision of the Kalman model);
+  /// lambda -> 0 recovers DEER.
+  double lambda = 0.01;
+  KalmanEstimate elk_estimate = KalmanEstimate::Smoother;
+  Initialization init = Initialization::Zeros;
+  /// Chunks per sequence for the intra-rank scan; <= 0 picks a default from the backend's
+  /// concurrency and the batch size.
+  int num_chunks = 0;
+  /// Called on the host after every iteration (progress reports); may be empty.
+  std::function<void(const IterationRecord&)> on_iteration;
+};
+
+struct SolveResult {
+  Method method = Method::Sequential;
+  Status status = Status::Converged;
+  int iterations = 0;
+  double final_residual = 0;  ///< max_t |s_t - f(s_{t-1})| of the returned states
+  double final_update = 0;    ///< last update norm (0 for sequential)
+  double seconds = 0;
+  std::vector<IterationRecord> history;
+};
+
+template <class Scalar>
+double default_tolerance() {
+  return sizeof(Scalar) <= 4 ? 1e-4 : 1e-7;
+}
+
+}  // namespace ungulate

@@ -1,0 +1,83 @@
+#pragma once
+// Plain sequential evaluation s_t = f(s_{t-1}, x_t): the reference for every other method.
+#include <Kokkos_Core.hpp>
+
+#include "ungulate/core/math.hpp"
+#include "ungulate/core/types.hpp"
+#include "ungulate/scan/chunk_layout.hpp"
+
+namespace ungulate::solvers {
+
+/// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) with states(b, -1, :) = s0(b, :),
+/// parallel over the batch only.
+template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
+          class States>
+void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& s0,
+                         const States& states) {
+  const int T = int(states.extent(1));
+  Kokkos::parallel_for(
+      "ungulate::evaluate_sequential", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0)),
+      KOKKOS_LAMBDA(const int b) {
+        const typename Cell::value_type* h = &s0(b, 0);
+        for (int t = 0; t < T; ++t) {
+          cell.evaluate(h, &inputs(b, t, 0), &states(b, t, 0));
+          h = &states(b, t, 0);
+        }
+      });
+}
+
+/// Sequential evaluation of every chunk from a zero state (the first chunk from s0), all
+/// chunks at once: the warm start.  `chunks` as in scan::ChunkLayout.
+template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
+          class States>
+void evaluate_chunks_from_zero(const Cell& cell, const Inputs& inputs, const Initial& s0,
+                               const States& states, int chunks, bool starts_sequence = true) {
+  using Scalar = typename Cell::value_type;
+  const scan::ChunkLayout layout(int(states.extent(1)), chunks);
+  const int C = layout.chunks, D = cell.state_size();
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, typename ExecSpace::memory_space> zeros(
+      "ungulate::zero_state", std::size_t(states.extent(0)) * C, D);
+  Kokkos::parallel_for(
+      "ungulate::evaluate_chunks_from_zero",
+      Kokkos::RangePolicy<ExecSpace>(0, states.extent(0) * C), KOKKOS_LAMBDA(const int item) {
+        const int b = item / C, c = item % C;
+        const Scalar* h = (c == 0 && starts_sequence) ? &s0(b, 0) : &zeros(item, 0);
+        for (int t = layout.begin(c); t < layout.end(c); ++t) {
+          cell.evaluate(h, &inputs(b, t, 0), &states(b, t, 0));
+          h = &states(b, t, 0);
+        }
+      });
+}
+
+/// max over (b, t, i) of |states(b,t,i) - f(states(b,t-1,:), inputs(b,t,:))_i|, with
+/// states(b,-1,:) = previous(b,:); infinite if anything is not finite.
+template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
+          class States>
+typename Cell::value_type residual_max(const Cell& cell, const Inputs& inputs,
+                                       const Initial& previous, const States& states,
+                                       int chunks) {
+  using Scalar = typename Cell::value_type;
+  const scan::ChunkLayout layout(int(states.extent(1)), chunks);
+  const int C = layout.chunks, D = cell.state_size();
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, typename ExecSpace::memory_space> f(
+      "ungulate::residual_scratch", std::size_t(states.extent(0)) * C, D);
+  Scalar result = 0;
+  Kokkos::parallel_reduce(
+      "ungulate::residual_max", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0) * C),
+      KOKKOS_LAMBDA(const int item, Scalar& max_value) {
+        const int b = item / C, c = item % C;
+        Scalar* out = &f(item, 0);
+        for (int t = layout.begin(c); t < layout.end(c); ++t) {
+          const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
+          cell.evaluate(h, &inputs(b, t, 0), out);
+          for (int i = 0; i < D; ++i) {
+            const Scalar r = math::abs_or_inf(states(b, t, i) - out[i]);
+            if (r > max_value) max_value = r;
+          }
+        }
+      },
+      Kokkos::Max<Scalar>(result));
+  return result > Scalar(0) ? result : Scalar(0);  // an empty range reduces to lowest()
+}
+
+}  // namespace ungulate::solvers

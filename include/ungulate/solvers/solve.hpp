@@ -1,0 +1,83 @@
+#pragma once
+// The entry point: evaluate a recurrence with any method.
+#include <stdexcept>
+#include <string>
+
+#include <Kokkos_Timer.hpp>
+
+#include "ungulate/dist/single_rank.hpp"
+#include "ungulate/solvers/newton.hpp"
+#include "ungulate/solvers/options.hpp"
+#include "ungulate/solvers/sequential.hpp"
+
+namespace ungulate {
+
+template <class Cell, class ExecSpace = DefaultExecutionSpace>
+using InputsView = Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight,
+                                typename ExecSpace::memory_space>;
+template <class Cell, class ExecSpace = DefaultExecutionSpace>
+using InitialStateView = Kokkos::View<const typename Cell::value_type**, Kokkos::LayoutRight,
+                                      typename ExecSpace::memory_space>;
+template <class Cell, class ExecSpace = DefaultExecutionSpace>
+using StatesView = Kokkos::View<typename Cell::value_type***, Kokkos::LayoutRight,
+                                typename ExecSpace::memory_space>;
+
+/// Evaluates s_t = f(s_{t-1}, x_t) for a batch of B sequences.
+///   inputs: (B, T, input_size)   s0: (B, state_size)   states: (B, T, state_size), output
+///   (and the initial iterate with Initialization::Given).
+/// Throws std::invalid_argument on inconsistent shapes or options.  Divergence is not an
+/// exception: it is reported as Status::Diverged with the last finite iterate in `states`.
+template <class ExecSpace = DefaultExecutionSpace, class Cell,
+          class Decomposition = dist::SingleRank>
+SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
+                  const InitialStateView<Cell, ExecSpace>& s0,
+                  const StatesView<Cell, ExecSpace>& states, const SolverOptions& options,
+                  const Decomposition& decomp = Decomposition()) {
+  const auto shape_error = [](const std::string& what) {
+    throw std::invalid_argument("ungulate::solve: " + what);
+  };
+  const std::size_t B = states.extent(0), T = states.extent(1);
+  const std::size_t D = std::size_t(cell.state_size()), I = std::size_t(cell.input_size());
+  if (inputs.extent(0) != B || s0.extent(0) != B)
+    shape_error("batch sizes differ (inputs " + std::to_string(inputs.extent(0)) + ", s0 " +
+                std::to_string(s0.extent(0)) + ", states " + std::to_string(B) + ")");
+  if (inputs.extent(1) != T)
+    shape_error("inputs have " + std::to_string(inputs.extent(1)) + " steps, states " +
+                std::to_string(T));
+  if (inputs.extent(2) != I)
+    shape_error("input size " + std::to_string(inputs.extent(2)) + " does not match the cell's " +
+                std::to_string(I));
+  if (states.extent(2) != D || s0.extent(1) != D)
+    shape_error("state size must be the cell's " + std::to_string(D));
+  if (!(options.lambda >= 0)) shape_error("lambda must be >= 0");
+  if (!(options.tolerance < 0 || options.tolerance > 0) || options.tolerance != options.tolerance)
+    shape_error("tolerance must be > 0 (or negative for the default)");
+
+  switch (options.method) {
+    case Method::Sequential: {
+      Kokkos::Timer timer;
+      solvers::evaluate_sequential<ExecSpace>(cell, inputs, s0, states);
+      SolveResult r;
+      r.method = Method::Sequential;
+      r.iterations = 1;
+      Kokkos::fence();
+      r.seconds = timer.seconds();
+      r.final_residual = solvers::residual_max<ExecSpace>(cell, inputs, s0, states, 1);
+      r.status = r.final_residual < Kokkos::Experimental::infinity<double>::value
+                     ? Status::Converged
+                     : Status::Diverged;
+      return r;
+    }
+    case Method::Deer:
+    case Method::Elk:
+      return solvers::newton_solve<solvers::DenseJacobian, ExecSpace>(cell, inputs, s0, states,
+                                                                      options, decomp);
+    case Method::QuasiDeer:
+    case Method::QuasiElk:
+      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(
+          cell, inputs, s0, states, options, decomp);
+  }
+  throw std::invalid_argument("ungulate::solve: unknown method");
+}
+
+}  // namespace ungulate

@@ -1,0 +1,16 @@
+#pragma once
+// Everything a user of ungulate needs.
+#include "ungulate/cells/dual.hpp"
+#include "ungulate/cells/gru.hpp"
+#include "ungulate/cells/jacobian.hpp"
+#include "ungulate/core/types.hpp"
+#include "ungulate/core/version.hpp"
+#include "ungulate/dist/single_rank.hpp"
+#include "ungulate/scan/affine_dense.hpp"
+#include "ungulate/scan/affine_diagonal.hpp"
+#include "ungulate/scan/chunked_scan.hpp"
+#include "ungulate/scan/kalman_dense.hpp"
+#include "ungulate/scan/kalman_diagonal.hpp"
+#include "ungulate/solvers/options.hpp"
+#include "ungulate/solvers/solve.hpp"
+#include "ungulate/workload.hpp"

@@ -1,0 +1,25 @@
+#pragma once
+// The benchmark workload of DESIGN.md: a random GRU and random inputs.
+//   input kernels ~ N(0, 1/input_size), recurrent kernels orthogonal (one per gate),
+//   biases 0, inputs ~ N(0, 1), zero initial state.
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+#include "ungulate/cells/gru.hpp"
+
+namespace ungulate {
+
+/// A GRU with the benchmark initialisation, weights in the default memory space.
+/// Deterministic in (hidden, inputs, seed).
+template <class Scalar>
+cells::GRU<Scalar> make_benchmark_gru(int hidden, int inputs, std::uint64_t seed);
+
+/// (batch, length, input_size) inputs ~ N(0, 1), generated in parallel on the device;
+/// deterministic in the arguments for a given backend.
+template <class Scalar>
+Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, int length,
+                                                                   int input_size,
+                                                                   std::uint64_t seed);
+
+}  // namespace ungulate
