@@ -1,0 +1,220 @@
+// `ungulate demo`: the benchmark workload on built-in defaults, every method against
+// sequential evaluation.
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "ungulate/ungulate.hpp"
+
+namespace ungulate::app {
+namespace {
+
+struct DemoConfig {
+  std::vector<Method> methods;
+  int hidden = 16, input_size = 16, length = 2000, batch = 16;
+  long long seed = 0;
+  double tolerance = -1, lambda = 0.01;
+  int max_iterations = -1, chunks = 0;
+  KalmanEstimate estimate = KalmanEstimate::Smoother;
+  Initialization init = Initialization::Zeros;
+  bool use_double = false, json = false, quiet = false;
+};
+
+struct MethodRow {
+  Method method;
+  SolveResult result;
+  double error;
+};
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+template <class Scalar>
+double max_abs_difference(const Kokkos::View<Scalar***, Kokkos::LayoutRight>& a,
+                          const Kokkos::View<Scalar***, Kokkos::LayoutRight>& b) {
+  const Scalar* pa = a.data();
+  const Scalar* pb = b.data();
+  double result = 0;
+  Kokkos::parallel_reduce(
+      "ungulate::demo::max_abs_difference", a.size(),
+      KOKKOS_LAMBDA(const std::size_t i, double& m) {
+        const double d = math::abs_or_inf(double(pa[i]) - double(pb[i]));
+        if (d > m) m = d;
+      },
+      Kokkos::Max<double>(result));
+  return result < 0 ? 0 : result;
+}
+
+template <class Scalar>
+std::vector<MethodRow> run_methods(const DemoConfig& cfg, int& chunks_used) {
+  const auto gru = make_benchmark_gru<Scalar>(cfg.hidden, cfg.input_size, cfg.seed);
+  const auto inputs =
+      make_benchmark_inputs<Scalar>(cfg.batch, cfg.length, cfg.input_size, cfg.seed + 1);
+  const Kokkos::View<Scalar**, Kokkos::LayoutRight> s0("ungulate::demo::s0", cfg.batch,
+                                                       cfg.hidden);
+  using States = Kokkos::View<Scalar***, Kokkos::LayoutRight>;
+  const States reference("ungulate::demo::sequential", cfg.batch, cfg.length, cfg.hidden);
+  SolverOptions opt;
+  opt.method = Method::Sequential;
+  std::vector<MethodRow> rows;
+  rows.push_back({Method::Sequential, solve(gru, inputs, s0, reference, opt), 0.0});
+
+  opt.tolerance = cfg.tolerance;
+  opt.max_iterations = cfg.max_iterations;
+  opt.lambda = cfg.lambda;
+  opt.elk_estimate = cfg.estimate;
+  opt.init = cfg.init;
+  opt.num_chunks = cfg.chunks;
+  chunks_used =
+      cfg.chunks > 0 ? cfg.chunks : scan::default_chunks<DefaultExecutionSpace>(cfg.batch, cfg.length);
+  const States states("ungulate::demo::states", cfg.batch, cfg.length, cfg.hidden);
+  for (Method m : cfg.methods) {
+    if (m == Method::Sequential) continue;
+    opt.method = m;
+    double last_print = 0;
+    opt.on_iteration = [&](const IterationRecord& r) {
+      if (cfg.quiet || r.seconds - last_print < 1.0) return;
+      last_print = r.seconds;
+      std::fprintf(stderr, "  [%s] iteration %d: update %.3g, residual %.3g, %.1f s\n",
+                   to_string(m), r.iteration, r.update_norm, r.residual, r.seconds);
+    };
+    const SolveResult r = solve(gru, inputs, s0, states, opt);
+    rows.push_back({m, r, max_abs_difference(states, reference)});
+  }
+  bool want_seq = false;
+  for (Method m : cfg.methods) want_seq |= m == Method::Sequential;
+  if (!want_seq) rows.erase(rows.begin());
+  return rows;
+}
+
+void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks) {
+  std::printf("ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d chunks, "
+              "backend %s\n\n",
+              version(), cfg.hidden, cfg.input_size, cfg.length, cfg.batch,
+              cfg.use_double ? "float64" : "float32", chunks,
+              DefaultExecutionSpace::name());
+  std::printf("%-11s %-15s %6s %10s %12s %14s %12s\n", "method", "status", "iters", "seconds",
+              "s/iter", "max|err| vs seq", "residual");
+  for (const auto& row : rows) {
+    const auto& r = row.result;
+    const double per = r.iterations > 0 ? r.seconds / r.iterations : 0.0;
+    std::printf("%-11s %-15s %6d %10.4f %12.5f %14.3e %12.3e\n", to_string(row.method),
+                to_string(r.status), r.iterations, r.seconds, per, row.error, r.final_residual);
+  }
+}
+
+void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks) {
+  std::printf("{\"config\": {\"hidden\": %d, \"input_size\": %d, \"length\": %d, \"batch\": %d, "
+              "\"seed\": %lld, \"precision\": \"%s\", \"tolerance\": %s, \"max_iterations\": %d, "
+              "\"lambda\": %s, \"elk_estimate\": \"%s\", \"init\": \"%s\", \"chunks\": %d, "
+              "\"backend\": \"%s\", \"version\": \"%s\"}, \"results\": [",
+              cfg.hidden, cfg.input_size, cfg.length, cfg.batch, cfg.seed,
+              cfg.use_double ? "float64" : "float32",
+              json_number(cfg.tolerance > 0 ? cfg.tolerance
+                          : cfg.use_double   ? default_tolerance<double>()
+                                             : default_tolerance<float>())
+                  .c_str(),
+              cfg.max_iterations, json_number(cfg.lambda).c_str(),
+              cfg.estimate == KalmanEstimate::Smoother ? "smoother" : "filter",
+              to_string(cfg.init), chunks, DefaultExecutionSpace::name(), version());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i].result;
+    const double per = r.iterations > 0 ? r.seconds / r.iterations : 0.0;
+    std::printf("%s{\"method\": \"%s\", \"status\": \"%s\", \"iterations\": %d, \"seconds\": %s, "
+                "\"seconds_per_iteration\": %s, \"max_abs_error_vs_sequential\": %s, "
+                "\"final_residual\": %s}",
+                i ? ", " : "", to_string(rows[i].method), to_string(r.status), r.iterations,
+                json_number(r.seconds).c_str(), json_number(per).c_str(),
+                json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str());
+  }
+  std::printf("]}\n");
+}
+
+DemoConfig parse_demo(cli::ArgParser& args) {
+  DemoConfig cfg;
+  const std::string method = args.get("method");
+  if (method == "all") {
+    cfg.methods = {Method::Sequential, Method::QuasiDeer, Method::Deer, Method::QuasiElk,
+                   Method::Elk};
+  } else {
+    Method m;
+    if (!parse_method(method, m))
+      throw cli::UsageError("--method must be seq, deer, quasi-deer, elk, quasi-elk or all, got '" +
+                            method + "'");
+    cfg.methods = {m};
+  }
+  cfg.hidden = int(args.get_int("hidden", 1, 4096));
+  cfg.input_size =
+      args.has("input-size") ? int(args.get_int("input-size", 1, 65536)) : cfg.hidden;
+  cfg.length = int(args.get_int("length", 1, 2000000000));
+  cfg.batch = int(args.get_int("batch", 1, 1 << 20));
+  cfg.seed = args.get_int("seed", 0, (1LL << 62));
+  if (args.has("tol")) {
+    cfg.tolerance = args.get_double("tol");
+    if (!(cfg.tolerance > 0)) throw cli::UsageError("--tol must be > 0");
+  }
+  if (args.has("max-iter")) cfg.max_iterations = int(args.get_int("max-iter", 0, 1 << 30));
+  cfg.lambda = args.get_double("lambda");
+  if (cfg.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
+  const std::string est = args.get("elk-estimate");
+  if (est == "smoother") cfg.estimate = KalmanEstimate::Smoother;
+  else if (est == "filter") cfg.estimate = KalmanEstimate::Filter;
+  else throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
+  const std::string init = args.get("init");
+  if (init == "zeros") cfg.init = Initialization::Zeros;
+  else if (init == "warm") cfg.init = Initialization::Warm;
+  else throw cli::UsageError("--init must be zeros or warm, got '" + init + "'");
+  if (args.has("chunks")) cfg.chunks = int(args.get_int("chunks", 1, 1 << 30));
+  cfg.use_double = args.get_flag("double");
+  cfg.json = args.get_flag("json");
+  cfg.quiet = args.get_flag("quiet") || cfg.json;
+  const double bytes = double(cfg.batch) * cfg.length * (3.0 * cfg.hidden + cfg.input_size) *
+                       (cfg.use_double ? 8 : 4);
+  if (bytes > 64e9)
+    throw cli::UsageError("--batch x --length x sizes needs about " +
+                          std::to_string(int(bytes / 1e9)) + " GB of state memory; too large");
+  return cfg;
+}
+
+}  // namespace
+
+int demo_command(int argc, char** argv, int first) {
+  cli::ArgParser args("ungulate demo",
+                      "Builds a random GRU and random inputs (the DESIGN.md benchmark workload),\n"
+                      "evaluates them with the chosen methods and compares every result with\n"
+                      "sequential evaluation.");
+  args.option("method", "NAME", "seq | deer | quasi-deer | elk | quasi-elk | all", "all");
+  args.option("hidden", "N", "hidden (state) size", "16");
+  args.option("input-size", "N", "input size (default: the hidden size)");
+  args.option("length", "T", "sequence length", "2000");
+  args.option("batch", "B", "independent sequences", "16");
+  args.option("seed", "S", "random seed", "0");
+  args.option("tol", "X", "convergence tolerance on max|update| (default 1e-4 float, 1e-7 double)");
+  args.option("max-iter", "N", "iteration cap (default min(T+1, 1000))");
+  args.option("lambda", "L", "ELK trust-region strength (0 = DEER)", "0.01");
+  args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
+  args.option("init", "I", "zeros | warm (chunk-parallel sequential warm start)", "zeros");
+  args.option("chunks", "N", "chunks per sequence (default: from the backend's concurrency)");
+  args.flag("double", "use float64 instead of float32");
+  args.flag("json", "print one JSON object instead of a table");
+  args.flag("quiet", "no progress on stderr");
+  if (!args.parse(argc, argv, first)) return 0;
+  const DemoConfig cfg = parse_demo(args);
+  int chunks = 0;
+  const auto rows = cfg.use_double ? run_methods<double>(cfg, chunks)
+                                   : run_methods<float>(cfg, chunks);
+  if (cfg.json) print_json(cfg, rows, chunks);
+  else print_table(cfg, rows, chunks);
+  return 0;
+}
+
+}  // namespace ungulate::app

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs ungulate's build and test dependencies from Debian bookworm's packages.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  ca-certificates cmake make g++ gcc pkg-config python3 \
+  libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev \
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
+  libgtest-dev libgmock-dev

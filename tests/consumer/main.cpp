@@ -1,0 +1,26 @@
+// Embedding example: evaluate a small GRU with quasi-DEER and check it against sequential.
+#include <ungulate/ungulate.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  const int B = 2, T = 500, D = 4;
+  auto gru = ungulate::make_benchmark_gru<double>(D, D, 7);
+  auto x = ungulate::make_benchmark_inputs<double>(B, T, D, 8);
+  Kokkos::View<double**, Kokkos::LayoutRight> s0("s0", B, D);
+  Kokkos::View<double***, Kokkos::LayoutRight> ref("ref", B, T, D), out("out", B, T, D);
+  ungulate::SolverOptions opt;
+  opt.method = ungulate::Method::Sequential;
+  ungulate::solve(gru, x, s0, ref, opt);
+  opt.method = ungulate::Method::QuasiDeer;
+  const auto result = ungulate::solve(gru, x, s0, out, opt);
+  auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ref);
+  auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  double err = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) err = std::fmax(err, std::fabs(a.data()[i] - b.data()[i]));
+  std::printf("ungulate %s: %s in %d iterations, max error %.3g\n", ungulate::version(),
+              ungulate::to_string(result.status), result.iterations, err);
+  return result.status == ungulate::Status::Converged && err < 1e-6 ? 0 : 1;
+}
