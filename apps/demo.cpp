@@ -10,6 +10,9 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "ungulate/ungulate.hpp"
+#ifdef UNGULATE_HAVE_MPI
+#include "ungulate/dist/mpi_decomposition.hpp"
+#endif
 
 namespace ungulate::app {
 namespace {
@@ -54,19 +57,25 @@ double max_abs_difference(const Kokkos::View<Scalar***, Kokkos::LayoutRight>& a,
   return result < 0 ? 0 : result;
 }
 
-template <class Scalar>
-std::vector<MethodRow> run_methods(const DemoConfig& cfg, int& chunks_used) {
+// Runs the configured methods on this process's time slice [first_step, first_step + T).
+template <class Scalar, class Decomposition>
+std::vector<MethodRow> run_methods(const DemoConfig& cfg, const Decomposition& decomp,
+                                   int local_length, int& chunks_used, bool report) {
   const auto gru = make_benchmark_gru<Scalar>(cfg.hidden, cfg.input_size, cfg.seed);
-  const auto inputs =
-      make_benchmark_inputs<Scalar>(cfg.batch, cfg.length, cfg.input_size, cfg.seed + 1);
+  const auto inputs = make_benchmark_inputs<Scalar>(cfg.batch, local_length, cfg.input_size,
+                                                    cfg.seed + 1, decomp.first_step());
   const Kokkos::View<Scalar**, Kokkos::LayoutRight> s0("ungulate::demo::s0", cfg.batch,
                                                        cfg.hidden);
   using States = Kokkos::View<Scalar***, Kokkos::LayoutRight>;
-  const States reference("ungulate::demo::sequential", cfg.batch, cfg.length, cfg.hidden);
+  const States reference("ungulate::demo::sequential", cfg.batch, local_length, cfg.hidden);
   SolverOptions opt;
   opt.method = Method::Sequential;
   std::vector<MethodRow> rows;
-  rows.push_back({Method::Sequential, solve(gru, inputs, s0, reference, opt), 0.0});
+  const auto global = [&](SolveResult r) {
+    r.seconds = decomp.max_all(r.seconds);  // the slowest rank's time
+    return r;
+  };
+  rows.push_back({Method::Sequential, global(solve(gru, inputs, s0, reference, opt, decomp)), 0.0});
 
   opt.tolerance = cfg.tolerance;
   opt.max_iterations = cfg.max_iterations;
@@ -74,21 +83,21 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, int& chunks_used) {
   opt.elk_estimate = cfg.estimate;
   opt.init = cfg.init;
   opt.num_chunks = cfg.chunks;
-  chunks_used =
-      cfg.chunks > 0 ? cfg.chunks : scan::default_chunks<DefaultExecutionSpace>(cfg.batch, cfg.length);
-  const States states("ungulate::demo::states", cfg.batch, cfg.length, cfg.hidden);
+  chunks_used = cfg.chunks > 0 ? cfg.chunks
+                               : scan::default_chunks<DefaultExecutionSpace>(cfg.batch, local_length);
+  const States states("ungulate::demo::states", cfg.batch, local_length, cfg.hidden);
   for (Method m : cfg.methods) {
     if (m == Method::Sequential) continue;
     opt.method = m;
     double last_print = 0;
     opt.on_iteration = [&](const IterationRecord& r) {
-      if (cfg.quiet || r.seconds - last_print < 1.0) return;
+      if (!report || cfg.quiet || r.seconds - last_print < 1.0) return;
       last_print = r.seconds;
       std::fprintf(stderr, "  [%s] iteration %d: update %.3g, residual %.3g, %.1f s\n",
                    to_string(m), r.iteration, r.update_norm, r.residual, r.seconds);
     };
-    const SolveResult r = solve(gru, inputs, s0, states, opt);
-    rows.push_back({m, r, max_abs_difference(states, reference)});
+    const SolveResult r = global(solve(gru, inputs, s0, states, opt, decomp));
+    rows.push_back({m, r, decomp.max_all(max_abs_difference(states, reference))});
   }
   bool want_seq = false;
   for (Method m : cfg.methods) want_seq |= m == Method::Sequential;
@@ -96,11 +105,12 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, int& chunks_used) {
   return rows;
 }
 
-void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks) {
-  std::printf("ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d chunks, "
-              "backend %s\n\n",
+void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks,
+                 int ranks) {
+  std::printf("ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d ranks x %d "
+              "chunks, backend %s\n\n",
               version(), cfg.hidden, cfg.input_size, cfg.length, cfg.batch,
-              cfg.use_double ? "float64" : "float32", chunks,
+              cfg.use_double ? "float64" : "float32", ranks, chunks,
               DefaultExecutionSpace::name());
   std::printf("%-11s %-15s %6s %10s %12s %14s %12s\n", "method", "status", "iters", "seconds",
               "s/iter", "max|err| vs seq", "residual");
@@ -112,11 +122,12 @@ void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int 
   }
 }
 
-void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks) {
+void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks,
+                int ranks) {
   std::printf("{\"config\": {\"hidden\": %d, \"input_size\": %d, \"length\": %d, \"batch\": %d, "
               "\"seed\": %lld, \"precision\": \"%s\", \"tolerance\": %s, \"max_iterations\": %d, "
               "\"lambda\": %s, \"elk_estimate\": \"%s\", \"init\": \"%s\", \"chunks\": %d, "
-              "\"backend\": \"%s\", \"version\": \"%s\"}, \"results\": [",
+              "\"backend\": \"%s\", \"version\": \"%s\"}, \"ranks\": %d, \"results\": [",
               cfg.hidden, cfg.input_size, cfg.length, cfg.batch, cfg.seed,
               cfg.use_double ? "float64" : "float32",
               json_number(cfg.tolerance > 0 ? cfg.tolerance
@@ -125,7 +136,7 @@ void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int c
                   .c_str(),
               cfg.max_iterations, json_number(cfg.lambda).c_str(),
               cfg.estimate == KalmanEstimate::Smoother ? "smoother" : "filter",
-              to_string(cfg.init), chunks, DefaultExecutionSpace::name(), version());
+              to_string(cfg.init), chunks, DefaultExecutionSpace::name(), version(), ranks);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i].result;
     const double per = r.iterations > 0 ? r.seconds / r.iterations : 0.0;
@@ -209,11 +220,26 @@ int demo_command(int argc, char** argv, int first) {
   args.flag("quiet", "no progress on stderr");
   if (!args.parse(argc, argv, first)) return 0;
   const DemoConfig cfg = parse_demo(args);
-  int chunks = 0;
-  const auto rows = cfg.use_double ? run_methods<double>(cfg, chunks)
-                                   : run_methods<float>(cfg, chunks);
-  if (cfg.json) print_json(cfg, rows, chunks);
-  else print_table(cfg, rows, chunks);
+  int chunks = 0, ranks = 1, rank = 0;
+  std::vector<MethodRow> rows;
+#ifdef UNGULATE_HAVE_MPI
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (ranks > 1) {
+    const dist::MpiTimeDecomposition decomp(MPI_COMM_WORLD, cfg.length);
+    const int local = int(decomp.local_length());
+    rows = cfg.use_double ? run_methods<double>(cfg, decomp, local, chunks, rank == 0)
+                          : run_methods<float>(cfg, decomp, local, chunks, rank == 0);
+  }
+#endif
+  if (ranks == 1) {
+    const dist::SingleRank decomp;
+    rows = cfg.use_double ? run_methods<double>(cfg, decomp, cfg.length, chunks, true)
+                          : run_methods<float>(cfg, decomp, cfg.length, chunks, true);
+  }
+  if (rank != 0) return 0;
+  if (cfg.json) print_json(cfg, rows, chunks, ranks);
+  else print_table(cfg, rows, chunks, ranks);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -10,8 +11,38 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "ungulate/core/version.hpp"
+#ifdef UNGULATE_HAVE_MPI
+#include <mpi.h>
+#endif
 
 namespace {
+
+// MPI (when built with it) around Kokkos, for the lifetime of the program.
+struct MpiSession {
+  int rank = 0, size = 1;
+  MpiSession(int& argc, char**& argv) {
+#ifdef UNGULATE_HAVE_MPI
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+#else
+    (void)argc;
+    (void)argv;
+#endif
+  }
+  ~MpiSession() {
+#ifdef UNGULATE_HAVE_MPI
+    MPI_Finalize();
+#endif
+  }
+  // A failure seen by one rank only: stop the others instead of leaving them in a collective.
+  [[noreturn]] void abort(int code) const {
+#ifdef UNGULATE_HAVE_MPI
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+    std::exit(code);
+  }
+};
 
 const char* const kUsage =
     "usage: ungulate <command> [options]\n"
@@ -41,17 +72,25 @@ int main(int argc, char** argv) {
                  command.c_str());
     return 2;
   }
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  try {
-    return ungulate::app::demo_command(argc, argv, 2);
-  } catch (const ungulate::cli::UsageError& e) {
-    std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
-    return 2;
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ungulate %s: error: %s\n", command.c_str(), e.what());
-    return 1;
+  MpiSession mpi(argc, argv);
+  int code = 0;
+  {
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    try {
+      code = ungulate::app::demo_command(argc, argv, 2);
+    } catch (const ungulate::cli::UsageError& e) {
+      // Every rank parsed the same arguments and failed alike: rank 0 reports.
+      if (mpi.rank == 0) std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
+      code = 2;
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
+      code = 2;
+      if (mpi.size > 1) mpi.abort(code);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ungulate %s: error: %s\n", command.c_str(), e.what());
+      code = 1;
+      if (mpi.size > 1) mpi.abort(code);
+    }
   }
+  return code;
 }

@@ -1,6 +1,7 @@
 #include "ungulate/workload.hpp"
 
-#include <Kokkos_Random.hpp>
+#include "ungulate/core/math.hpp"
+
 
 #include <cmath>
 #include <random>
@@ -56,26 +57,41 @@ cells::GRU<Scalar> make_benchmark_gru(int hidden, int inputs, std::uint64_t seed
   return gru;  // biases are zero-initialised by the View constructor
 }
 
+namespace {
+// splitmix64 finaliser: a well-mixed 64-bit hash.
+KOKKOS_INLINE_FUNCTION std::uint64_t mix(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
 template <class Scalar>
 Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, int length,
                                                                    int input_size,
-                                                                   std::uint64_t seed) {
-  if (batch < 0 || length < 0 || input_size < 1)
+                                                                   std::uint64_t seed,
+                                                                   long long first_step) {
+  if (batch < 0 || length < 0 || input_size < 1 || first_step < 0)
     throw std::invalid_argument("make_benchmark_inputs: bad sizes");
   Kokkos::View<Scalar***, Kokkos::LayoutRight> x(
       Kokkos::view_alloc("ungulate::inputs", Kokkos::WithoutInitializing), batch, length,
       input_size);
-  Kokkos::Random_XorShift64_Pool<> pool(seed * 2654435761ULL + 12345);
-  const std::size_t n = x.size();
-  Scalar* data = x.data();
-  // Fixed-size blocks, one generator state each: reproducible for a given backend.
-  const std::size_t block = 4096, blocks = (n + block - 1) / block;
+  const std::uint64_t key = mix(seed ^ 0x5eed0f1a2b3c4d5eULL);
   Kokkos::parallel_for(
-      "ungulate::make_benchmark_inputs", blocks, KOKKOS_LAMBDA(const std::size_t blk) {
-        auto gen = pool.get_state();
-        const std::size_t end = (blk + 1) * block < n ? (blk + 1) * block : n;
-        for (std::size_t i = blk * block; i < end; ++i) data[i] = Scalar(gen.normal(0.0, 1.0));
-        pool.free_state(gen);
+      "ungulate::make_benchmark_inputs",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {batch, length}),
+      KOKKOS_LAMBDA(const int b, const int t) {
+        const std::uint64_t row = mix(key + mix(std::uint64_t(b) + mix(std::uint64_t(first_step + t))));
+        for (int i = 0; i < input_size; ++i) {
+          // Box-Muller on two 53-bit uniforms in (0, 1].
+          const std::uint64_t h1 = mix(row + 2 * std::uint64_t(i));
+          const std::uint64_t h2 = mix(row + 2 * std::uint64_t(i) + 1);
+          const double u1 = (double(h1 >> 11) + 1.0) * 0x1.0p-53;
+          const double u2 = double(h2 >> 11) * 0x1.0p-53;
+          const double r = math::kmath::sqrt(-2.0 * math::kmath::log(u1));
+          x(b, t, i) = Scalar(r * math::kmath::cos(6.283185307179586 * u2));
+        }
       });
   return x;
 }
@@ -83,8 +99,8 @@ Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, in
 template cells::GRU<float> make_benchmark_gru<float>(int, int, std::uint64_t);
 template cells::GRU<double> make_benchmark_gru<double>(int, int, std::uint64_t);
 template Kokkos::View<float***, Kokkos::LayoutRight> make_benchmark_inputs<float>(
-    int, int, int, std::uint64_t);
+    int, int, int, std::uint64_t, long long);
 template Kokkos::View<double***, Kokkos::LayoutRight> make_benchmark_inputs<double>(
-    int, int, int, std::uint64_t);
+    int, int, int, std::uint64_t, long long);
 
 }  // namespace ungulate

@@ -123,6 +123,36 @@ inline bool all_finite(const std::vector<double>& a) {
   return true;
 }
 
+// ---- solver variants ----------------------------------------------------------------------
+
+/// A Newton-type method with, for ELK, the Kalman estimate it steps to.
+struct Variant {
+  ungulate::Method method;
+  ungulate::KalmanEstimate estimate;
+  std::string name() const {
+    std::string n = ungulate::to_string(method);
+    if (method == ungulate::Method::Elk || method == ungulate::Method::QuasiElk)
+      n += estimate == ungulate::KalmanEstimate::Filter ? "-filter" : "-smoother";
+    return n;
+  }
+  void apply(ungulate::SolverOptions& o) const {
+    o.method = method;
+    o.elk_estimate = estimate;
+  }
+};
+
+/// Every parallel method: quasi-DEER, DEER, and ELK / quasi-ELK with either estimate.
+inline std::vector<Variant> all_variants() {
+  using ungulate::KalmanEstimate;
+  using ungulate::Method;
+  return {{Method::QuasiDeer, KalmanEstimate::Smoother},
+          {Method::Deer, KalmanEstimate::Smoother},
+          {Method::Elk, KalmanEstimate::Filter},
+          {Method::Elk, KalmanEstimate::Smoother},
+          {Method::QuasiElk, KalmanEstimate::Filter},
+          {Method::QuasiElk, KalmanEstimate::Smoother}};
+}
+
 // ---- small dense linear algebra on the host, double precision, row-major ----------------
 
 using Mat = std::vector<double>;  // n x n row-major

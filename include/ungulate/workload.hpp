@@ -15,11 +15,14 @@ namespace ungulate {
 template <class Scalar>
 cells::GRU<Scalar> make_benchmark_gru(int hidden, int inputs, std::uint64_t seed);
 
-/// (batch, length, input_size) inputs ~ N(0, 1), generated in parallel on the device;
-/// deterministic in the arguments for a given backend.
+/// Inputs ~ N(0, 1) of shape (batch, length, input_size) for the global time steps
+/// [first_step, first_step + length).  Every value is a pure function of (seed, b, t, i)
+/// (counter-based hashing, generated in parallel on the device), so a rank that generates
+/// only its own time slice gets exactly the values a single process would, on any backend.
 template <class Scalar>
 Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, int length,
                                                                    int input_size,
-                                                                   std::uint64_t seed);
+                                                                   std::uint64_t seed,
+                                                                   long long first_step = 0);
 
 }  // namespace ungulate

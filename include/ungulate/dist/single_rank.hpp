@@ -1,13 +1,20 @@
 #pragma once
-// The decomposition of a sequence over processes, seen from a solver.  A decomposition
-// provides:
-//   starts_sequence(), ends_sequence()     does this slice hold step 0 / step T-1?
-//   carry_in(scan, direction)              completes pass 2 of a ChunkedScan, including any
-//                                          cross-process prefix
-//   exchange_halo(iterate, previous, s0)   fills `previous` (B, D) with the state before the
-//                                          slice's first step
-//   max_all(x)                             global max reduction (host value)
-// SingleRank is the trivial one: the whole sequence lives here.
+// The decomposition of a sequence over processes, as solvers see it.  Each process owns the
+// contiguous time slice [first_step, first_step + local_length) of every sequence.  A
+// decomposition provides:
+//   global_length(local)                  T of the whole sequence
+//   first_step()                          global index of the slice's first step
+//   starts_sequence(), ends_sequence()    does this slice hold step 0 / step T-1?
+//   carry_in(scan, direction)             completes pass 2 of a ChunkedScan, including the
+//                                         prefix of every slice before this one in
+//                                         `direction` (the cross-process scan level)
+//   exchange_halo(iterate, previous, s0)  previous (B, D) <- the state before the slice
+//   exchange_next_input(inputs, next)     next (B, I) <- input of the step after the slice
+//   receive_previous(previous, s0), send_last(states, previous)
+//                                         the sequential baseline's hand-over
+//   max_all(x)                            global max (host double)
+// SingleRank is the trivial decomposition: the whole sequence lives in this process and no
+// communication happens.
 #include <Kokkos_Core.hpp>
 
 #include "ungulate/core/types.hpp"
@@ -15,6 +22,8 @@
 namespace ungulate::dist {
 
 struct SingleRank {
+  long long global_length(long long local) const { return local; }
+  long long first_step() const { return 0; }
   bool starts_sequence() const { return true; }
   bool ends_sequence() const { return true; }
 
@@ -28,6 +37,16 @@ struct SingleRank {
                      const Initial& s0) const {
     if (previous.data() != s0.data()) Kokkos::deep_copy(previous, s0);
   }
+
+  template <class Inputs, class Next>
+  void exchange_next_input(const Inputs& /*inputs*/, const Next& /*next*/) const {}
+
+  template <class Boundary, class Initial>
+  void receive_previous(const Boundary& previous, const Initial& s0) const {
+    if (previous.data() != s0.data()) Kokkos::deep_copy(previous, s0);
+  }
+  template <class States, class Boundary>
+  void send_last(const States& /*states*/, const Boundary& /*previous*/) const {}
 
   double max_all(double x) const { return x; }
 };

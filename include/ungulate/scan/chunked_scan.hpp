@@ -58,6 +58,7 @@ class ChunkedScan {
         std::size_t(batch) * chunks_, scratch_stride_);
   }
 
+  int batch() const { return batch_; }
   int chunks() const { return chunks_; }
   const ChunkLayout& layout() const { return layout_; }
   const Element& op() const { return op_; }

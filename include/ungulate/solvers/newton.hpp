@@ -37,7 +37,9 @@ SolveResult newton_solve(
   const bool kalman = opt.method == Method::Elk || opt.method == Method::QuasiElk;
   const bool smoother = kalman && opt.elk_estimate == KalmanEstimate::Smoother;
   const double tol = opt.tolerance > 0 ? opt.tolerance : default_tolerance<Scalar>();
-  const int max_iter = opt.max_iterations >= 0 ? opt.max_iterations : std::min(T + 1, 1000);
+  const long long T_global = decomp.global_length(T);
+  const int max_iter = opt.max_iterations >= 0 ? opt.max_iterations
+                                               : int(std::min<long long>(T_global + 1, 1000));
   const int chunks =
       opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
 
@@ -62,6 +64,11 @@ SolveResult newton_solve(
   boundary.previous = previous;
   boundary.starts_sequence = decomp.starts_sequence();
   boundary.ends_sequence = decomp.ends_sequence();
+  if (smoother) {  // collective: every rank takes part
+    View2 next_input("ungulate::next_slice_input", B, cell.input_size());
+    decomp.exchange_next_input(inputs, next_input);
+    boundary.next_input = next_input;
+  }
   View3 filtered_cov;
   if (smoother)
     filtered_cov = View3(
@@ -117,7 +124,7 @@ SolveResult newton_solve(
   };
 
   result.status = Status::MaxIterations;
-  for (int it = 1; it <= max_iter && T > 0; ++it) {
+  for (int it = 1; it <= max_iter && T_global > 0; ++it) {
     decomp.exchange_halo(current, previous, s0);
     const auto step = iterate();
     const double residual = decomp.max_all(double(step.first));
@@ -139,7 +146,7 @@ SolveResult newton_solve(
       break;
     }
   }
-  if (T == 0) result.status = Status::Converged;
+  if (T_global == 0) result.status = Status::Converged;
   if (current.data() != states.data()) Kokkos::deep_copy(states, current);
   decomp.exchange_halo(states, previous, s0);
   result.final_residual =

@@ -55,14 +55,23 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
 
   switch (options.method) {
     case Method::Sequential: {
+      // With several processes this is the sequential baseline: each waits for its left
+      // neighbour's last state.
       Kokkos::Timer timer;
-      solvers::evaluate_sequential<ExecSpace>(cell, inputs, s0, states);
+      Kokkos::View<typename Cell::value_type**, Kokkos::LayoutRight,
+                   typename ExecSpace::memory_space>
+          previous("ungulate::sequential_previous", B, D);
+      decomp.receive_previous(previous, s0);
+      solvers::evaluate_sequential<ExecSpace>(cell, inputs, previous, states);
+      decomp.send_last(states, previous);
       SolveResult r;
       r.method = Method::Sequential;
       r.iterations = 1;
       Kokkos::fence();
       r.seconds = timer.seconds();
-      r.final_residual = solvers::residual_max<ExecSpace>(cell, inputs, s0, states, 1);
+      decomp.exchange_halo(states, previous, s0);
+      r.final_residual = decomp.max_all(double(solvers::residual_max<ExecSpace>(
+          cell, inputs, previous, states, scan::default_chunks<ExecSpace>(int(B), int(T)))));
       r.status = r.final_residual < Kokkos::Experimental::infinity<double>::value
                      ? Status::Converged
                      : Status::Diverged;
