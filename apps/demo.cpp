@@ -210,7 +210,7 @@ int demo_command(int argc, char** argv, int first) {
   args.option("batch", "B", "independent sequences", "16");
   args.option("seed", "S", "random seed", "0");
   args.option("tol", "X", "convergence tolerance on max|update| (default 1e-4 float, 1e-7 double)");
-  args.option("max-iter", "N", "iteration cap (default min(T+1, 1000))");
+  args.option("max-iter", "N", "iteration cap (default: min(T+1, 1000) for DEER, 1000 for ELK)");
   args.option("lambda", "L", "ELK trust-region strength (0 = DEER)", "0.01");
   args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
   args.option("init", "I", "zeros | warm (chunk-parallel sequential warm start)", "zeros");

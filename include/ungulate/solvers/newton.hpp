@@ -38,7 +38,10 @@ SolveResult newton_solve(
   const bool smoother = kalman && opt.elk_estimate == KalmanEstimate::Smoother;
   const double tol = opt.tolerance > 0 ? opt.tolerance : default_tolerance<Scalar>();
   const long long T_global = decomp.global_length(T);
+  // DEER-type iterations are exact after at most T steps (one more to see a zero update);
+  // ELK's damped steps need more on short sequences.
   const int max_iter = opt.max_iterations >= 0 ? opt.max_iterations
+                       : kalman                ? 1000
                                                : int(std::min<long long>(T_global + 1, 1000));
   const int chunks =
       opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);

@@ -38,8 +38,8 @@ struct SolverOptions {
   /// Stop when max_t |s^(i+1)_t - s^(i)_t| <= tolerance.  Negative: 1e-4 in float,
   /// 1e-7 in double (the reference implementation's choices).
   double tolerance = -1;
-  /// Iteration cap. Negative: min(T + 1, 1000), enough for quasi-DEER's worst case on
-  /// short sequences.
+  /// Iteration cap. Negative: min(T + 1, 1000) for (quasi-)DEER, which is exact after T
+  /// iterations; 1000 for (quasi-)ELK, whose damped steps may need more.
   int max_iterations = -1;
   /// ELK / quasi-ELK trust-region strength (observation precision of the Kalman model);
   /// lambda -> 0 recovers DEER.

@@ -1,0 +1,306 @@
+// Cross-rank tests, run by CTest under mpirun with 1, 2, 3 and 4 ranks.
+#include <mpi.h>
+
+#include <Kokkos_Core.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "ungulate/dist/mpi_decomposition.hpp"
+#include "ungulate/ungulate.hpp"
+
+namespace {
+
+using ungulate::Direction;
+using ungulate::Method;
+using ungulate::dist::MpiTimeDecomposition;
+template <class S>
+using View2 = Kokkos::View<S**, Kokkos::LayoutRight>;
+template <class S>
+using View3 = Kokkos::View<S***, Kokkos::LayoutRight>;
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+int world_size() {
+  int p = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &p);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-rank scans equal sequential composition.
+
+// Generator reading precomputed elements (B, T_local, E) of this rank's slice.
+template <class S>
+struct StoredElements {
+  View3<S> elements;
+  int scratch_size() const { return 0; }
+  KOKKOS_INLINE_FUNCTION void operator()(int b, int t, S* e, S*, S&) const {
+    for (int i = 0; i < int(elements.extent(2)); ++i) e[i] = elements(b, t, i);
+  }
+};
+template <class S>
+struct StoreStates {
+  View3<S> states;
+  KOKKOS_INLINE_FUNCTION void operator()(int b, int t, const S* state, S&) const {
+    for (int i = 0; i < int(states.extent(2)); ++i) states(b, t, i) = state[i];
+  }
+};
+
+// Random valid elements for the whole sequence (identical on every rank: same seed).
+// Kalman elements get symmetric PSD C and J; the first element in scan order is
+// start-anchored (A = J = eta = 0), as in every solver.
+template <class Op>
+std::vector<typename Op::value_type> random_elements(const Op& op, int B, int T, bool kalman,
+                                                     bool dense, Direction dir,
+                                                     std::uint64_t seed) {
+  using S = typename Op::value_type;
+  const int D = op.dim, E = op.element_size();
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<S> all(std::size_t(B) * T * E);
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) {
+      S* e = &all[(std::size_t(b) * T + t) * E];
+      for (int i = 0; i < E; ++i) e[i] = S(0.5 * normal(rng));
+      if (!kalman) continue;
+      const int n = dense ? D * D : D;
+      S *A = e, *C = e + n + D, *J = C + n, *eta = J + n;
+      if (dense) {
+        std::vector<double> G(D * D), H(D * D);
+        for (auto& g : G) g = normal(rng);
+        for (auto& h : H) h = normal(rng);
+        for (int i = 0; i < D; ++i)
+          for (int j = 0; j < D; ++j) {
+            double c = 0, jj = 0;
+            for (int k = 0; k < D; ++k) {
+              c += G[i * D + k] * G[j * D + k];
+              jj += H[i * D + k] * H[j * D + k];
+            }
+            C[i * D + j] = S(c / D);
+            J[i * D + j] = S(jj / D);
+          }
+      } else {
+        for (int i = 0; i < D; ++i) {
+          C[i] = S(std::fabs(normal(rng)));
+          J[i] = S(std::fabs(normal(rng)));
+        }
+      }
+      const bool anchored = dir == Direction::Forward ? t == 0 : t == T - 1;
+      if (anchored) {
+        for (int i = 0; i < n; ++i) A[i] = J[i] = S(0);
+        for (int i = 0; i < D; ++i) eta[i] = S(0);
+      }
+    }
+  return all;
+}
+
+template <class Op>
+void check_cross_rank_scan(const Op& op, bool kalman, bool dense, Direction dir, int B, int T,
+                           int chunks) {
+  using S = typename Op::value_type;
+  const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
+  const int E = op.element_size(), SS = op.state_size();
+  const int t0 = int(decomp.first_step()), TL = int(decomp.local_length());
+  const auto all = random_elements(op, B, T, kalman, dense, dir, 1234 + T + 7 * B);
+
+  // Sequential reference on the host: advance from the identity's state in scan order.
+  std::vector<S> expected(std::size_t(B) * T * SS), id(E), state(SS), scratch(op.scratch_size() + 1);
+  for (int b = 0; b < B; ++b) {
+    op.set_identity(id.data());
+    op.state_of(id.data(), state.data());
+    for (int k = 0; k < T; ++k) {
+      const int t = dir == Direction::Forward ? k : T - 1 - k;
+      op.advance(state.data(), &all[(std::size_t(b) * T + t) * E], scratch.data());
+      for (int i = 0; i < SS; ++i) expected[(std::size_t(b) * T + t) * SS + i] = state[i];
+    }
+  }
+
+  View3<S> local("elements", B, TL, E), out("states", B, TL, SS);
+  auto h = Kokkos::create_mirror_view(local);
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < TL; ++t)
+      for (int i = 0; i < E; ++i) h(b, t, i) = all[(std::size_t(b) * T + t0 + t) * E + i];
+  Kokkos::deep_copy(local, h);
+  ungulate::scan::ChunkedScan<Op> scan(op, B, TL, chunks, 0);
+  scan.reduce_chunks(StoredElements<S>{local}, dir);
+  decomp.carry_in(scan, dir);
+  scan.finish(StoredElements<S>{local}, StoreStates<S>{out}, dir);
+  auto ho = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  double err = 0, scale = 1;
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < TL; ++t)
+      for (int i = 0; i < SS; ++i) {
+        const double ref = expected[(std::size_t(b) * T + t0 + t) * SS + i];
+        err = std::fmax(err, std::fabs(double(ho(b, t, i)) - ref));
+        scale = std::fmax(scale, std::fabs(ref));
+      }
+  const double tol = (sizeof(S) == 4 ? 1e-4 : 1e-11) * scale;
+  EXPECT_LE(err, tol) << "rank " << world_rank() << " T=" << T << " B=" << B
+                      << " chunks=" << chunks << (dir == Direction::Forward ? " fwd" : " rev");
+}
+
+template <class S>
+void cross_rank_scans() {
+  for (int T : {1, 2, 3, 5, 17, 64}) {
+    for (int chunks : {1, 3, 8}) {
+      for (Direction dir : {Direction::Forward, Direction::Reverse}) {
+        check_cross_rank_scan(ungulate::scan::AffineDiagonal<S>{3}, false, false, dir, 2, T,
+                              chunks);
+        check_cross_rank_scan(ungulate::scan::AffineDense<S>{3}, false, true, dir, 2, T, chunks);
+      }
+      check_cross_rank_scan(ungulate::scan::KalmanDiagonal<S>{3}, true, false, Direction::Forward,
+                            2, T, chunks);
+      check_cross_rank_scan(ungulate::scan::KalmanDense<S>{3}, true, true, Direction::Forward, 2,
+                            T, chunks);
+    }
+  }
+}
+
+TEST(CrossRankScan, EqualsSequentialCompositionFloat) { cross_rank_scans<float>(); }
+TEST(CrossRankScan, EqualsSequentialCompositionDouble) { cross_rank_scans<double>(); }
+
+// ---------------------------------------------------------------------------------------
+// Solvers under P ranks equal the single-rank result and sequential evaluation.
+
+struct Case {
+  Method method;
+  ungulate::KalmanEstimate estimate;
+};
+
+template <class S>
+void solvers_match_single_rank(int hidden, int T, int B) {
+  const int I = hidden + 1;  // input size differs from hidden size on purpose
+  const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
+  const int t0 = int(decomp.first_step()), TL = int(decomp.local_length());
+  const auto gru = ungulate::make_benchmark_gru<S>(hidden, I, 11 + hidden);
+  const auto x_full = ungulate::make_benchmark_inputs<S>(B, T, I, 5);
+  const auto x_local = ungulate::make_benchmark_inputs<S>(B, TL, I, 5, t0);
+  View2<S> s0("s0", B, hidden);
+  {
+    auto hs0 = Kokkos::create_mirror_view(s0);
+    for (int b = 0; b < B; ++b)
+      for (int i = 0; i < hidden; ++i) hs0(b, i) = S(0.1 * (i + 1) * (b % 2 ? -1 : 1));
+    Kokkos::deep_copy(s0, hs0);
+  }
+  // The local inputs are exactly the global inputs' slice.
+  {
+    auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_full);
+    auto hl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_local);
+    int mismatches = 0;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < TL; ++t)
+        for (int i = 0; i < I; ++i) mismatches += hf(b, t0 + t, i) != hl(b, t, i);
+    EXPECT_EQ(mismatches, 0);
+  }
+  View3<S> seq("seq", B, T, hidden), single("single", B, T, hidden), dist("dist", B, TL, hidden);
+  ungulate::SolverOptions opt;
+  opt.method = Method::Sequential;
+  ungulate::solve(gru, x_full, s0, seq, opt);
+  auto hseq = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), seq);
+  const double tol = ungulate::default_tolerance<S>();
+  const std::vector<Case> cases = {
+      {Method::Sequential, ungulate::KalmanEstimate::Filter},
+      {Method::QuasiDeer, ungulate::KalmanEstimate::Filter},
+      {Method::Deer, ungulate::KalmanEstimate::Filter},
+      {Method::QuasiElk, ungulate::KalmanEstimate::Filter},
+      {Method::QuasiElk, ungulate::KalmanEstimate::Smoother},
+      {Method::Elk, ungulate::KalmanEstimate::Filter},
+      {Method::Elk, ungulate::KalmanEstimate::Smoother},
+  };
+  for (const Case& c : cases) {
+    opt.method = c.method;
+    opt.elk_estimate = c.estimate;
+    opt.lambda = 0.05;
+    opt.num_chunks = 3;
+    const auto r1 = ungulate::solve(gru, x_full, s0, single, opt);
+    const auto rp = ungulate::solve(gru, x_local, s0, dist, opt, decomp);
+    const std::string what = std::string(ungulate::to_string(c.method)) +
+                             (c.estimate == ungulate::KalmanEstimate::Smoother ? "/smoother" : "") +
+                             " T=" + std::to_string(T) + " B=" + std::to_string(B) + " D=" +
+                             std::to_string(hidden) + " rank " + std::to_string(world_rank());
+    EXPECT_EQ(rp.status, ungulate::Status::Converged) << what;
+    // Identical iteration counts and status on every rank.
+    int lo = rp.iterations, hi = rp.iterations;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    EXPECT_EQ(lo, hi) << what;
+    EXPECT_LE(std::abs(rp.iterations - r1.iterations), 1) << what;
+    auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), single);
+    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dist);
+    double vs_single = 0, vs_seq = 0;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < TL; ++t)
+        for (int i = 0; i < hidden; ++i) {
+          vs_single = std::fmax(vs_single, std::fabs(double(hd(b, t, i)) - hs(b, t0 + t, i)));
+          vs_seq = std::fmax(vs_seq, std::fabs(double(hd(b, t, i)) - hseq(b, t0 + t, i)));
+        }
+    EXPECT_LE(vs_seq, 10 * tol) << what;
+    EXPECT_LE(vs_single, 10 * tol) << what;
+    if (c.method == Method::Sequential) {
+      EXPECT_EQ(vs_single, 0.0) << what;
+    }
+  }
+}
+
+TEST(MpiSolvers, MatchSingleRankFloat) {
+  for (int T : {1, 2, 3, 7, 200}) {
+    solvers_match_single_rank<float>(3, T, 2);
+  }
+  solvers_match_single_rank<float>(8, 1001, 1);
+}
+TEST(MpiSolvers, MatchSingleRankDouble) {
+  for (int T : {1, 3, 5, 201}) {
+    solvers_match_single_rank<double>(4, T, 3);
+  }
+}
+
+// A NaN input on the last rank's slice: every rank must see the divergence.
+TEST(MpiSolvers, DivergenceOnOneRankIsSeenByAll) {
+  const int T = 40, B = 2, D = 3;
+  const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
+  const int TL = int(decomp.local_length());
+  const auto gru = ungulate::make_benchmark_gru<double>(D, D, 3);
+  auto x = ungulate::make_benchmark_inputs<double>(B, TL, D, 9, decomp.first_step());
+  if (world_rank() == world_size() - 1 && TL > 0) {
+    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    hx(1, TL - 1, 0) = std::nan("");
+    Kokkos::deep_copy(x, hx);
+  }
+  View2<double> s0("s0", B, D);
+  View3<double> out("out", B, TL, D);
+  for (Method m : {Method::QuasiDeer, Method::Deer, Method::QuasiElk, Method::Elk}) {
+    ungulate::SolverOptions opt;
+    opt.method = m;
+    const auto r = ungulate::solve(gru, x, s0, out, opt, decomp);
+    EXPECT_EQ(r.status, ungulate::Status::Diverged) << ungulate::to_string(m);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+    bool finite = true;
+    for (std::size_t i = 0; i < h.size(); ++i) finite = finite && std::isfinite(h.data()[i]);
+    EXPECT_TRUE(finite) << "returned states must stay finite";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int code = 0;
+  {
+    ::testing::InitGoogleTest(&argc, argv);
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    if (world_rank() != 0) {  // one report, from rank 0
+      auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+      delete listeners.Release(listeners.default_result_printer());
+    }
+    code = RUN_ALL_TESTS();
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return code;
+}
