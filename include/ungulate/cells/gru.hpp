@@ -79,19 +79,26 @@ struct GRU {
   template <class S>
   KOKKOS_INLINE_FUNCTION Gates<S> gates(const S* h, const Scalar* x, int i) const {
     const int D = state_size(), I = input_size();
+    // Rows of the three gates' kernels are contiguous (LayoutRight); walk them by pointer.
+    const Scalar* wir = &input_kernel(0, i, 0);
+    const Scalar* wiz = &input_kernel(1, i, 0);
+    const Scalar* win = &input_kernel(2, i, 0);
+    const Scalar* whr = &recurrent_kernel(0, i, 0);
+    const Scalar* whz = &recurrent_kernel(1, i, 0);
+    const Scalar* whn = &recurrent_kernel(2, i, 0);
     Scalar xr = input_bias(0, i) + recurrent_bias(0, i);
     Scalar xz = input_bias(1, i) + recurrent_bias(1, i);
     Scalar xn = input_bias(2, i);
     for (int k = 0; k < I; ++k) {
-      xr += input_kernel(0, i, k) * x[k];
-      xz += input_kernel(1, i, k) * x[k];
-      xn += input_kernel(2, i, k) * x[k];
+      xr += wir[k] * x[k];
+      xz += wiz[k] * x[k];
+      xn += win[k] * x[k];
     }
     S ar = S(xr), az = S(xz), hn = S(recurrent_bias(2, i));
     for (int j = 0; j < D; ++j) {
-      ar += recurrent_kernel(0, i, j) * h[j];
-      az += recurrent_kernel(1, i, j) * h[j];
-      hn += recurrent_kernel(2, i, j) * h[j];
+      ar += whr[j] * h[j];
+      az += whz[j] * h[j];
+      hn += whn[j] * h[j];
     }
     Gates<S> g;
     g.r = math::sigmoid(ar);
