@@ -11,6 +11,9 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "ungulate/core/version.hpp"
+#ifdef UNGULATE_HAVE_HDF5
+#include "ungulate/io/h5file.hpp"
+#endif
 #ifdef UNGULATE_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -51,6 +54,12 @@ const char* const kUsage =
     "\n"
     "commands:\n"
     "  demo      random GRU workload, every method against sequential evaluation\n"
+#ifdef UNGULATE_HAVE_HDF5
+    "  generate  write a random GRU and inputs to an HDF5 file\n"
+    "  run       evaluate a model from HDF5 on HDF5 inputs, write the trajectory\n"
+    "  inspect   summarise an HDF5 model / input / output file\n"
+    "  compare   max abs difference of a dataset in two HDF5 files\n"
+#endif
     "\n"
     "'ungulate <command> --help' describes a command's options; --version prints the version.\n"
     "Kokkos options (--kokkos-...) are passed to Kokkos.\n";
@@ -67,7 +76,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string command = argv[1];
-  if (command != "demo") {
+  using Command = int (*)(int, char**, int);
+  Command run = nullptr;
+  if (command == "demo") run = ungulate::app::demo_command;
+#ifdef UNGULATE_HAVE_HDF5
+  if (command == "generate") run = ungulate::app::generate_command;
+  if (command == "run") run = ungulate::app::run_command;
+  if (command == "inspect") run = ungulate::app::inspect_command;
+  if (command == "compare") run = ungulate::app::compare_command;
+#endif
+  if (!run) {
     std::fprintf(stderr, "ungulate: unknown command '%s' (see 'ungulate --help')\n",
                  command.c_str());
     return 2;
@@ -77,12 +95,20 @@ int main(int argc, char** argv) {
   {
     Kokkos::ScopeGuard kokkos(argc, argv);
     try {
-      code = ungulate::app::demo_command(argc, argv, 2);
+      code = run(argc, argv, 2);
     } catch (const ungulate::cli::UsageError& e) {
       // Every rank parsed the same arguments and failed alike: rank 0 reports.
       if (mpi.rank == 0) std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
       code = 2;
-    } catch (const std::invalid_argument& e) {
+    }
+#ifdef UNGULATE_HAVE_HDF5
+    catch (const ungulate::io::Error& e) {
+      // File problems are detected collectively (all_or_none): every rank has the message.
+      if (mpi.rank == 0) std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
+      code = 2;
+    }
+#endif
+    catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
       code = 2;
       if (mpi.size > 1) mpi.abort(code);

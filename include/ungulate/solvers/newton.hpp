@@ -148,6 +148,10 @@ SolveResult newton_solve(
       result.status = Status::Converged;
       break;
     }
+    if (opt.on_checkpoint && opt.checkpoint_every > 0 && it % opt.checkpoint_every == 0) {
+      if (current.data() != states.data()) Kokkos::deep_copy(states, current);
+      opt.on_checkpoint(it);
+    }
   }
   if (T_global == 0) result.status = Status::Converged;
   if (current.data() != states.data()) Kokkos::deep_copy(states, current);

@@ -51,6 +51,12 @@ struct SolverOptions {
   int num_chunks = 0;
   /// Called on the host after every iteration (progress reports); may be empty.
   std::function<void(const IterationRecord&)> on_iteration;
+  /// Every `checkpoint_every` iterations (if > 0 and on_checkpoint is set) the current
+  /// iterate is copied into the caller's `states` view and on_checkpoint(iteration) is
+  /// called, e.g. to save it; with Initialization::Given it is a restart point that leads
+  /// to the same answer as an uninterrupted run.
+  int checkpoint_every = 0;
+  std::function<void(int iteration)> on_checkpoint;
 };
 
 struct SolveResult {

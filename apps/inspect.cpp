@@ -1,0 +1,135 @@
+// `ungulate inspect` (summary of any HDF5 file) and `ungulate compare` (max abs difference of
+// two datasets).  Both read on rank 0 only.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "mpi_context.hpp"
+
+namespace ungulate::app {
+namespace {
+
+std::string shape_string(const std::vector<std::uint64_t>& s) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+void print_attributes(const io::H5File& f, const std::string& object, int indent) {
+  for (const auto& [name, value] : f.attributes(object))
+    std::printf("%*s@%s = %s\n", indent, "", name.c_str(), value.c_str());
+}
+
+void print_tree(const io::H5File& f, const std::string& group, int indent) {
+  for (const std::string& name : f.list(group)) {
+    const std::string path = (group == "/" ? "" : group) + "/" + name;
+    if (f.is_group(path)) {
+      std::printf("%*s%s/  (group)\n", indent, "", name.c_str());
+      print_attributes(f, path, indent + 4);
+      print_tree(f, path, indent + 2);
+    } else {
+      const io::DatasetInfo info = f.describe(path);
+      std::printf("%*s%s  %s %s\n", indent, "", name.c_str(), info.dtype_name.c_str(),
+                  shape_string(info.shape).c_str());
+      print_attributes(f, path, indent + 4);
+    }
+  }
+}
+
+std::string kind_of(const io::H5File& f) {
+  std::vector<std::string> parts;
+  if (f.is_group("/model")) {
+    std::string cell = f.has_attribute("/model", "cell") ? f.get_string_attribute("/model", "cell")
+                                                          : "unknown cell";
+    parts.push_back("model (" + cell + ")");
+  }
+  if (f.exists("/inputs")) parts.push_back("inputs " + shape_string(f.describe("/inputs").shape));
+  if (f.exists("/states")) {
+    std::string what = f.has_attribute("/", "kind") ? f.get_string_attribute("/", "kind")
+                                                     : "states";
+    if (f.has_attribute("/", "status"))
+      what += ", " + f.get_string_attribute("/", "status");
+    if (f.has_attribute("/", "method"))
+      what += ", method " + f.get_string_attribute("/", "method");
+    if (f.has_attribute("/", "iterations"))
+      what += ", " + std::to_string(f.get_int_attribute("/", "iterations")) + " iterations";
+    parts.push_back(what + " " + shape_string(f.describe("/states").shape));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+  return out.empty() ? "no ungulate objects" : out;
+}
+
+}  // namespace
+
+int inspect_command(int argc, char** argv, int first) {
+  cli::ArgParser args("ungulate inspect FILE",
+                      "Summarises an HDF5 file: what ungulate finds in it (model, inputs,\n"
+                      "trajectory and its status), then every group, dataset (dtype, shape)\n"
+                      "and attribute.");
+  std::vector<std::string> files;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = first; i < argc; ++i) {
+    if (argv[i][0] == '-' && argv[i][1] == '-') rest.push_back(argv[i]);
+    else files.emplace_back(argv[i]);
+  }
+  if (!args.parse(int(rest.size()), rest.data(), 1)) return 0;
+  if (files.size() != 1) throw cli::UsageError("expected exactly one FILE");
+  const World world;
+  if (world.rank != 0) return 0;
+  const io::H5File f = io::H5File::open(files[0], MPI_COMM_SELF);
+  std::printf("%s: %s\n", files[0].c_str(), kind_of(f).c_str());
+  print_attributes(f, "/", 2);
+  print_tree(f, "/", 2);
+  return 0;
+}
+
+int compare_command(int argc, char** argv, int first) {
+  cli::ArgParser args("ungulate compare A.h5 B.h5",
+                      "Prints the max abs difference of a dataset in two files (default\n"
+                      "/states). With --tol, exits 1 when the difference exceeds it.");
+  args.option("dataset", "NAME", "dataset to compare", "/states");
+  args.option("tol", "X", "exit code 1 if the max abs difference exceeds X");
+  std::vector<std::string> files;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = first; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      rest.push_back(argv[i]);
+      if (a.find('=') == std::string::npos && (a == "--dataset" || a == "--tol") && i + 1 < argc)
+        rest.push_back(argv[++i]);
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (!args.parse(int(rest.size()), rest.data(), 1)) return 0;
+  if (files.size() != 2) throw cli::UsageError("expected two files");
+  const std::string name = args.get("dataset");
+  const double tol = args.has("tol") ? args.get_double("tol") : -1;
+  const World world;
+  if (world.rank != 0) return 0;
+  const io::H5File a = io::H5File::open(files[0], MPI_COMM_SELF);
+  const io::H5File b = io::H5File::open(files[1], MPI_COMM_SELF);
+  const io::DatasetInfo ia = a.describe(name), ib = b.describe(name);
+  if (ia.shape != ib.shape)
+    throw io::Error("'" + name + "' has shape " + shape_string(ia.shape) + " in " + files[0] +
+                    " but " + shape_string(ib.shape) + " in " + files[1]);
+  std::size_t n = 1;
+  for (auto d : ia.shape) n *= d;
+  std::vector<double> va(n), vb(n);
+  const std::vector<std::uint64_t> zero(ia.shape.size(), 0);
+  a.read(name, zero, ia.shape, va.data());
+  b.read(name, zero, ib.shape, vb.data());
+  double diff = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = std::fabs(va[i] - vb[i]);
+    diff = std::isfinite(d) ? std::fmax(diff, d) : INFINITY;
+  }
+  std::printf("max abs difference of %s: %.6e over %zu values\n", name.c_str(), diff, n);
+  return tol >= 0 && !(diff <= tol) ? 1 : 0;
+}
+
+}  // namespace ungulate::app

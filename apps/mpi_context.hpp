@@ -1,0 +1,44 @@
+#pragma once
+// What the file commands need to know about the MPI world, and a collective error check.
+#include <mpi.h>
+
+#include <exception>
+#include <string>
+
+#include "ungulate/io/h5file.hpp"
+
+namespace ungulate::app {
+
+struct World {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  int rank = 0, size = 1;
+  World() {
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+  }
+};
+
+/// Runs `step` on every rank; if it throws on any rank, every rank throws io::Error with the
+/// message of the lowest failing rank.  Keeps ranks from parting ways (and hanging in a
+/// later collective) when, e.g., only one rank's slice of the inputs holds a NaN.
+template <class Step>
+void all_or_none(const World& world, Step&& step) {
+  std::string message;
+  int failed_rank = world.size;
+  try {
+    step();
+  } catch (const std::exception& e) {
+    message = e.what();
+    failed_rank = world.rank;
+  }
+  int first = world.size;
+  MPI_Allreduce(&failed_rank, &first, 1, MPI_INT, MPI_MIN, world.comm);
+  if (first == world.size) return;
+  int length = int(message.size());
+  MPI_Bcast(&length, 1, MPI_INT, first, world.comm);
+  message.resize(std::size_t(length));
+  MPI_Bcast(message.data(), length, MPI_CHAR, first, world.comm);
+  throw io::Error(message);
+}
+
+}  // namespace ungulate::app

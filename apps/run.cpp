@@ -1,0 +1,423 @@
+// `ungulate run`: evaluate a model from HDF5 on inputs from HDF5, write the trajectory and
+// the convergence log; parallel HDF5 under mpirun (each rank touches only its time slice).
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "mpi_context.hpp"
+#include "ungulate/dist/mpi_decomposition.hpp"
+#include "ungulate/io/gru_model.hpp"
+#include "ungulate/ungulate.hpp"
+
+namespace ungulate::app {
+namespace {
+
+enum class InitKind { Zeros, Warm, File };
+
+struct RunConfig {
+  std::string model, input, output, init_file, checkpoint, restart;
+  SolverOptions opt;
+  InitKind init = InitKind::Zeros;
+  int checkpoint_every = 10;
+  bool use_double = false, quiet = false, force = false;
+};
+
+struct Problem {
+  io::GruWeights weights;
+  std::uint64_t batch = 0, length = 0, inputs = 0;
+  bool has_initial_state = false;
+  std::vector<IterationRecord> previous_history;  // from a restart checkpoint
+};
+
+using Shape = std::vector<std::uint64_t>;
+
+std::string shape_string(const Shape& s) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+// A (B, T, D) float dataset of `file` that must match `expected`.
+void expect_states(const io::H5File& file, const std::string& name, const Shape& expected) {
+  const io::DatasetInfo info = file.describe(name);
+  if (info.shape != expected)
+    throw io::Error(file.path() + ": dataset '" + name + "' has shape " +
+                    shape_string(info.shape) + ", expected " + shape_string(expected));
+  if (info.dtype != io::DType::Float32 && info.dtype != io::DType::Float64)
+    throw io::Error(file.path() + ": dataset '" + name + "' has unsupported dtype " +
+                    info.dtype_name + " (expected float32 or float64)");
+}
+
+std::vector<IterationRecord> read_history(const io::H5File& file) {
+  std::vector<IterationRecord> out;
+  if (!file.exists("/convergence/iteration")) return out;
+  const auto n = file.describe("/convergence/iteration").shape.at(0);
+  std::vector<long long> it(n);
+  std::vector<double> res(n), upd(n), sec(n);
+  file.read("/convergence/iteration", {0}, {n}, it.data());
+  file.read("/convergence/residual", {0}, {n}, res.data());
+  file.read("/convergence/update_norm", {0}, {n}, upd.data());
+  file.read("/convergence/seconds", {0}, {n}, sec.data());
+  for (std::uint64_t i = 0; i < n; ++i) out.push_back({int(it[i]), res[i], upd[i], sec[i]});
+  return out;
+}
+
+void write_history(io::H5File& file, const std::vector<IterationRecord>& history, bool root) {
+  file.create_group("/convergence");
+  const std::uint64_t n = history.size();
+  std::vector<long long> it;
+  std::vector<double> res, upd, sec;
+  for (const auto& r : history) {
+    it.push_back(r.iteration);
+    res.push_back(r.residual);
+    upd.push_back(r.update_norm);
+    sec.push_back(r.seconds);
+  }
+  const Shape count = {root ? n : 0};
+  file.create_dataset("/convergence/iteration", {n}, io::DType::Int64);
+  file.write("/convergence/iteration", {0}, count, it.data());
+  for (auto [name, data] : {std::pair{"/convergence/residual", &res},
+                            std::pair{"/convergence/update_norm", &upd},
+                            std::pair{"/convergence/seconds", &sec}}) {
+    file.create_dataset(name, {n}, io::DType::Float64);
+    file.write(name, {0}, count, data->data());
+  }
+  file.set_attribute("/convergence", "residual",
+                     std::string("max_t |s_t - f(s_{t-1})| of the iterate each step started from"));
+  file.set_attribute("/convergence", "update_norm",
+                     std::string("max_t |s^(i+1)_t - s^(i)_t|"));
+}
+
+// Validation common to all ranks: model, inputs, optional initial state, init/restart files.
+Problem inspect_problem(const RunConfig& cfg, const World& world) {
+  Problem p;
+  const io::H5File model = io::H5File::open(cfg.model, world.comm);
+  p.weights = io::read_gru_model(model);
+  const io::H5File in = io::H5File::open(cfg.input, world.comm);
+  const io::DatasetInfo x = in.describe("/inputs");
+  if (x.shape.size() != 3)
+    throw io::Error(cfg.input + ": dataset '/inputs' has shape " + shape_string(x.shape) +
+                    ", expected (batch, time, input_size)");
+  if (x.dtype != io::DType::Float32 && x.dtype != io::DType::Float64)
+    throw io::Error(cfg.input + ": dataset '/inputs' has unsupported dtype " + x.dtype_name +
+                    " (expected float32 or float64)");
+  p.batch = x.shape[0];
+  p.length = x.shape[1];
+  p.inputs = x.shape[2];
+  if (p.batch == 0)
+    throw io::Error(cfg.input + ": dataset '/inputs' has batch size 0: nothing to evaluate");
+  if (p.length == 0)
+    throw io::Error(cfg.input + ": dataset '/inputs' has T = 0 time steps: nothing to evaluate");
+  if (p.inputs != std::uint64_t(p.weights.inputs))
+    throw io::Error(cfg.input + ": dataset '/inputs' has input size " + std::to_string(p.inputs) +
+                    ", but the model in " + cfg.model + " expects " +
+                    std::to_string(p.weights.inputs));
+  const Shape states = {p.batch, p.length, std::uint64_t(p.weights.hidden)};
+  p.has_initial_state = in.exists("/initial_state");
+  if (p.has_initial_state) {
+    const io::DatasetInfo s0 = in.describe("/initial_state");
+    const Shape want = {p.batch, std::uint64_t(p.weights.hidden)};
+    if (s0.shape != want)
+      throw io::Error(cfg.input + ": dataset '/initial_state' has shape " +
+                      shape_string(s0.shape) + ", expected " + shape_string(want));
+  }
+  if (cfg.init == InitKind::File)
+    expect_states(io::H5File::open(cfg.init_file, world.comm), "/states", states);
+  if (!cfg.restart.empty()) {
+    const io::H5File ck = io::H5File::open(cfg.restart, world.comm);
+    expect_states(ck, "/states", states);
+    if (!ck.has_attribute("/", "method") || !ck.has_attribute("/", "iterations"))
+      throw io::Error(cfg.restart + ": not an ungulate checkpoint (attributes 'method' and "
+                      "'iterations' missing)");
+    const std::string method = ck.get_string_attribute("/", "method");
+    if (method != to_string(cfg.opt.method))
+      throw io::Error(cfg.restart + ": checkpoint of method '" + method + "', but --method is '" +
+                      to_string(cfg.opt.method) + "'");
+    p.previous_history = read_history(ck);
+  }
+  return p;
+}
+
+template <class Scalar>
+using Host3 = Kokkos::View<Scalar***, Kokkos::LayoutRight, Kokkos::HostSpace>;
+
+// Reads this rank's time slice of a (B, T, D) dataset.
+template <class Scalar, class Decomp>
+Kokkos::View<Scalar***, Kokkos::LayoutRight> read_slice(const std::string& path,
+                                                        const std::string& name, std::uint64_t B,
+                                                        std::uint64_t D, const Decomp& decomp,
+                                                        long long local, const World& world) {
+  Kokkos::View<Scalar***, Kokkos::LayoutRight> out(
+      Kokkos::view_alloc(name, Kokkos::WithoutInitializing), B, std::size_t(local), D);
+  auto host = Kokkos::create_mirror_view(out);
+  const io::H5File file = io::H5File::open(path, world.comm);
+  file.read(name, {0, std::uint64_t(decomp.first_step()), 0}, {B, std::uint64_t(local), D},
+            host.data());
+  Kokkos::deep_copy(out, host);
+  return out;
+}
+
+std::string describe_status(const SolveResult& r) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s after %d iterations, residual %.3g", to_string(r.status),
+                r.iterations, r.final_residual);
+  return buf;
+}
+
+template <class Scalar, class Decomp>
+void write_states_file(const std::string& path, const World& world, const Decomp& decomp,
+                       long long local, const Problem& p,
+                       const Kokkos::View<Scalar***, Kokkos::LayoutRight>& states,
+                       const std::vector<IterationRecord>& history,
+                       const std::function<void(io::H5File&)>& attributes) {
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), states);
+  const std::string partial = io::temporary_name(path, world.comm);
+  try {
+    io::H5File out = io::H5File::create(partial, world.comm);
+    const std::uint64_t H = std::uint64_t(p.weights.hidden);
+    out.create_dataset("/states", {p.batch, p.length, H},
+                       sizeof(Scalar) == 4 ? io::DType::Float32 : io::DType::Float64);
+    out.write("/states", {0, std::uint64_t(decomp.first_step()), 0},
+              {p.batch, std::uint64_t(local), H}, host.data());
+    out.set_attribute("/states", "layout", std::string("(batch, time, hidden)"));
+    write_history(out, history, world.rank == 0);
+    attributes(out);
+    out.close();
+    io::commit_file(partial, path, world.comm);
+  } catch (...) {
+    io::discard_file(partial, world.comm);
+    throw;
+  }
+}
+
+template <class Scalar, class Decomp>
+int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const Decomp& decomp,
+              long long local) {
+  const auto gru = io::make_gru<Scalar>(p.weights);
+  const std::uint64_t B = p.batch, H = std::uint64_t(p.weights.hidden);
+  Kokkos::View<Scalar***, Kokkos::LayoutRight> inputs;
+  all_or_none(world, [&] {
+    inputs = read_slice<Scalar>(cfg.input, "/inputs", B, p.inputs, decomp, local, world);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), inputs);
+    for (std::size_t i = 0; i < h.size(); ++i)
+      if (!std::isfinite(h.data()[i])) {
+        const std::size_t per_b = std::size_t(local) * p.inputs;
+        throw io::Error(cfg.input + ": dataset '/inputs' contains NaN or Inf (first at batch " +
+                        std::to_string(i / per_b) + ", time " +
+                        std::to_string(decomp.first_step() + (i % per_b) / p.inputs) + ")");
+      }
+  });
+  Kokkos::View<Scalar**, Kokkos::LayoutRight> s0("ungulate::run::s0", B, H);
+  if (p.has_initial_state) {
+    all_or_none(world, [&] {
+      auto h = Kokkos::create_mirror_view(s0);
+      io::H5File::open(cfg.input, world.comm).read("/initial_state", {0, 0}, {B, H}, h.data());
+      for (std::size_t i = 0; i < h.size(); ++i)
+        if (!std::isfinite(h.data()[i]))
+          throw io::Error(cfg.input + ": dataset '/initial_state' contains NaN or Inf");
+      Kokkos::deep_copy(s0, h);
+    });
+  }
+  Kokkos::View<Scalar***, Kokkos::LayoutRight> states("ungulate::run::states", B,
+                                                      std::size_t(local), H);
+  SolverOptions opt = cfg.opt;
+  int offset = 0;
+  double seconds_offset = 0;
+  if (!cfg.restart.empty() || cfg.init == InitKind::File) {
+    const std::string from = cfg.restart.empty() ? cfg.init_file : cfg.restart;
+    all_or_none(world, [&] {
+      states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world);
+    });
+    opt.init = Initialization::Given;
+    if (!p.previous_history.empty()) {
+      offset = p.previous_history.back().iteration;
+      seconds_offset = p.previous_history.back().seconds;
+    }
+    if (opt.max_iterations >= 0) opt.max_iterations = std::max(0, opt.max_iterations - offset);
+  }
+  const double tol = opt.tolerance > 0 ? opt.tolerance : default_tolerance<Scalar>();
+  std::vector<IterationRecord> history = p.previous_history;
+  double last_update = -1;
+  opt.on_iteration = [&](const IterationRecord& r) {
+    IterationRecord shifted = r;
+    shifted.iteration += offset;
+    shifted.seconds += seconds_offset;
+    history.push_back(shifted);
+    if (world.rank != 0 || cfg.quiet) return;
+    std::string eta;
+    if (last_update > 0 && r.update_norm > tol && r.update_norm < last_update) {
+      const double rate = r.update_norm / last_update;
+      const int remaining = int(std::ceil(std::log(tol / r.update_norm) / std::log(rate)));
+      char buf[96];
+      std::snprintf(buf, sizeof buf, ", ~%d iterations (%.1f s) remaining", remaining,
+                    remaining * r.seconds / r.iteration);
+      eta = buf;
+    }
+    last_update = r.update_norm;
+    std::fprintf(stderr, "[%s] iteration %d: residual %.3e, update %.3e, elapsed %.1f s%s\n",
+                 to_string(opt.method), shifted.iteration, r.residual, r.update_norm,
+                 shifted.seconds, eta.c_str());
+  };
+  const auto common_attributes = [&](io::H5File& f, int iterations) {
+    f.set_attribute("/", "method", std::string(to_string(opt.method)));
+    f.set_attribute("/", "iterations", static_cast<long long>(iterations));
+    f.set_attribute("/", "tolerance", tol);
+    f.set_attribute("/", "max_iterations", static_cast<long long>(cfg.opt.max_iterations));
+    f.set_attribute("/", "lambda", opt.lambda);
+    f.set_attribute("/", "elk_estimate", std::string(opt.elk_estimate == KalmanEstimate::Smoother
+                                                          ? "smoother"
+                                                          : "filter"));
+    f.set_attribute("/", "init", std::string(cfg.init == InitKind::Zeros  ? "zeros"
+                                             : cfg.init == InitKind::Warm ? "warm"
+                                                                          : "file"));
+    f.set_attribute("/", "precision", std::string(sizeof(Scalar) == 4 ? "float32" : "float64"));
+    f.set_attribute("/", "ranks", static_cast<long long>(world.size));
+    f.set_attribute("/", "model_file", cfg.model);
+    f.set_attribute("/", "input_file", cfg.input);
+    f.set_attribute("/", "ungulate_version", std::string(version()));
+  };
+  if (!cfg.checkpoint.empty()) {
+    opt.checkpoint_every = cfg.checkpoint_every;
+    opt.on_checkpoint = [&](int iteration) {
+      write_states_file<Scalar>(cfg.checkpoint, world, decomp, local, p, states, history,
+                                [&](io::H5File& f) {
+                                  common_attributes(f, iteration + offset);
+                                  f.set_attribute("/", "kind", std::string("checkpoint"));
+                                });
+      if (world.rank == 0 && !cfg.quiet)
+        std::fprintf(stderr, "[%s] checkpoint at iteration %d -> %s\n", to_string(opt.method),
+                     iteration + offset, cfg.checkpoint.c_str());
+    };
+  }
+
+  const SolveResult r = solve(gru, inputs, s0, states, opt, decomp);
+  const int iterations = r.iterations + (opt.method == Method::Sequential ? 0 : offset);
+  const double seconds = decomp.max_all(r.seconds) + seconds_offset;
+  if (opt.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
+  write_states_file<Scalar>(cfg.output, world, decomp, local, p, states, history,
+                            [&](io::H5File& f) {
+                              common_attributes(f, iterations);
+                              f.set_attribute("/", "kind", std::string("trajectory"));
+                              f.set_attribute("/", "status", std::string(to_string(r.status)));
+                              f.set_attribute("/", "final_residual", r.final_residual);
+                              f.set_attribute("/", "final_update", r.final_update);
+                              f.set_attribute("/", "seconds", seconds);
+                              if (!cfg.restart.empty())
+                                f.set_attribute("/", "restarted_from", cfg.restart);
+                            });
+  if (world.rank == 0) {
+    SolveResult shown = r;
+    shown.iterations = iterations;
+    std::printf("%s: %s, %.3f s -> %s\n", to_string(opt.method), describe_status(shown).c_str(),
+                seconds, cfg.output.c_str());
+  }
+  return r.status == Status::Converged ? 0 : r.status == Status::MaxIterations ? 3 : 4;
+}
+
+RunConfig parse_run(cli::ArgParser& args) {
+  RunConfig cfg;
+  for (const char* required : {"model", "input", "output"})
+    if (!args.has(required))
+      throw cli::UsageError(std::string("missing --") + required +
+                            (std::string(required) == "output" ? " (or -o)" : ""));
+  cfg.model = args.get("model");
+  cfg.input = args.get("input");
+  cfg.output = args.get("output");
+  if (!parse_method(args.get("method"), cfg.opt.method))
+    throw cli::UsageError("--method must be seq, deer, quasi-deer, elk or quasi-elk, got '" +
+                          args.get("method") + "'");
+  if (args.has("tol")) {
+    cfg.opt.tolerance = args.get_double("tol");
+    if (!(cfg.opt.tolerance > 0)) throw cli::UsageError("--tol must be > 0");
+  }
+  if (args.has("max-iter")) cfg.opt.max_iterations = int(args.get_int("max-iter", 0, 1 << 30));
+  cfg.opt.lambda = args.get_double("lambda");
+  if (cfg.opt.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
+  const std::string est = args.get("elk-estimate");
+  if (est == "smoother") cfg.opt.elk_estimate = KalmanEstimate::Smoother;
+  else if (est == "filter") cfg.opt.elk_estimate = KalmanEstimate::Filter;
+  else throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
+  const std::string init = args.get("init");
+  if (init == "zeros") cfg.init = InitKind::Zeros;
+  else if (init == "warm") cfg.init = InitKind::Warm;
+  else if (init == "file") cfg.init = InitKind::File;
+  else throw cli::UsageError("--init must be zeros, warm or file, got '" + init + "'");
+  cfg.opt.init = cfg.init == InitKind::Warm ? Initialization::Warm : Initialization::Zeros;
+  if (cfg.init == InitKind::File) {
+    if (!args.has("init-file")) throw cli::UsageError("--init file needs --init-file FILE");
+    cfg.init_file = args.get("init-file");
+  } else if (args.has("init-file")) {
+    throw cli::UsageError("--init-file needs --init file");
+  }
+  if (args.has("chunks")) cfg.opt.num_chunks = int(args.get_int("chunks", 1, 1 << 30));
+  if (args.has("checkpoint")) cfg.checkpoint = args.get("checkpoint");
+  cfg.checkpoint_every = int(args.get_int("checkpoint-every", 1, 1 << 30));
+  if (args.has("restart")) {
+    cfg.restart = args.get("restart");
+    if (args.has("init")) throw cli::UsageError("--restart and --init exclude each other");
+    if (cfg.opt.method == Method::Sequential)
+      throw cli::UsageError("--restart needs an iterative method");
+  }
+  cfg.use_double = args.get_flag("double");
+  cfg.quiet = args.get_flag("quiet");
+  cfg.force = args.get_flag("force");
+  for (const std::string& other : {cfg.model, cfg.input, cfg.init_file, cfg.restart})
+    if (!other.empty() && (other == cfg.output || other == cfg.checkpoint))
+      throw cli::UsageError("'" + other + "' is an input: choose another output/checkpoint name");
+  if (file_exists(cfg.output) && !cfg.force)
+    throw cli::UsageError("output '" + cfg.output + "' exists (use --force to replace it)");
+  return cfg;
+}
+
+}  // namespace
+
+int run_command(int argc, char** argv, int first) {
+  cli::ArgParser args(
+      "ungulate run",
+      "Evaluates the GRU in --model on the inputs in --input (dataset /inputs of shape\n"
+      "(batch, time, input_size), float32 or float64; optional /initial_state (batch, hidden))\n"
+      "and writes /states (batch, time, hidden), the convergence log and run attributes to\n"
+      "-o. The output appears only when complete. Exit code: 0 converged, 2 bad input,\n"
+      "3 iteration cap reached, 4 diverged (the last finite iterate is written).");
+  args.option("model", "FILE", "HDF5 file with the model group /model");
+  args.option("input", "FILE", "HDF5 file with the dataset /inputs");
+  args.option("output", "FILE", "output file (also -o)");
+  args.option("method", "NAME", "seq | deer | quasi-deer | elk | quasi-elk", "quasi-deer");
+  args.option("tol", "X", "tolerance on max|update| (default 1e-4 float, 1e-7 double)");
+  args.option("max-iter", "N", "iteration cap (default: min(T+1, 1000) DEER, 1000 ELK)");
+  args.option("lambda", "L", "ELK trust-region strength", "0.01");
+  args.option("elk-estimate", "E", "smoother | filter", "smoother");
+  args.option("init", "I", "zeros | warm | file (with --init-file)", "zeros");
+  args.option("init-file", "FILE", "initial iterate: dataset /states of an ungulate output");
+  args.option("chunks", "N", "chunks per sequence and rank (default: from the backend)");
+  args.option("checkpoint", "FILE", "save the current iterate every --checkpoint-every iterations");
+  args.option("checkpoint-every", "N", "checkpoint interval", "10");
+  args.option("restart", "FILE", "resume from a checkpoint written by --checkpoint");
+  args.flag("double", "compute in float64 (default float32)");
+  args.flag("quiet", "no progress on stderr");
+  args.flag("force", "replace an existing output file");
+  for (int i = first; i < argc; ++i)
+    if (std::string(argv[i]) == "-o") argv[i] = const_cast<char*>("--output");
+  if (!args.parse(argc, argv, first)) return 0;
+  const RunConfig cfg = parse_run(args);
+  const World world;
+  Problem problem;
+  all_or_none(world, [&] { problem = inspect_problem(cfg, world); });
+  const long long T = static_cast<long long>(problem.length);
+  if (world.size == 1) {
+    const dist::SingleRank decomp;
+    return cfg.use_double ? run_typed<double>(cfg, problem, world, decomp, T)
+                          : run_typed<float>(cfg, problem, world, decomp, T);
+  }
+  const dist::MpiTimeDecomposition decomp(world.comm, T);
+  const long long local = decomp.local_length();
+  return cfg.use_double ? run_typed<double>(cfg, problem, world, decomp, local)
+                        : run_typed<float>(cfg, problem, world, decomp, local);
+}
+
+}  // namespace ungulate::app
