@@ -130,6 +130,8 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     expect_states(io::H5File::open(cfg.init_file, world.comm), "/states", states);
   if (!cfg.restart.empty()) {
     const io::H5File ck = io::H5File::open(cfg.restart, world.comm);
+    if (!ck.exists("/states"))
+      throw io::Error(cfg.restart + ": not an ungulate checkpoint (no dataset '/states')");
     expect_states(ck, "/states", states);
     if (!ck.has_attribute("/", "method") || !ck.has_attribute("/", "iterations"))
       throw io::Error(cfg.restart + ": not an ungulate checkpoint (attributes 'method' and "

@@ -1,0 +1,178 @@
+// Writes the HDF5 fixtures of the file-command tests into a directory:
+//  * recipe.h5 / recipe_expected.h5: a GRU model and inputs written by a fixed recipe,
+//    directly through the documented schema (docs/hdf5.md), and the trajectory computed
+//    here by an independent plain-C++ GRU.  Guards the schema's stability.
+//  * one file per bad-input case.
+#include <mpi.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ungulate/io/h5file.hpp"
+
+using ungulate::io::DType;
+using ungulate::io::H5File;
+
+namespace {
+
+const int H = 2, I = 3, B = 2, T = 5;
+
+struct Model {
+  std::vector<double> wi = std::vector<double>(3 * H * I), wh = std::vector<double>(3 * H * H),
+                      bi = std::vector<double>(3 * H), bh = std::vector<double>(3 * H);
+};
+
+Model recipe_model() {
+  Model m;
+  for (int g = 0; g < 3; ++g)
+    for (int i = 0; i < H; ++i) {
+      for (int k = 0; k < I; ++k) m.wi[(g * H + i) * I + k] = 0.1 * (g + 1) * (i - k) + 0.05;
+      for (int j = 0; j < H; ++j) m.wh[(g * H + i) * H + j] = 0.3 * std::cos(g + 2.0 * i + j);
+      m.bi[g * H + i] = 0.01 * (g - i);
+      m.bh[g * H + i] = -0.02 * (g + i);
+    }
+  return m;
+}
+
+std::vector<double> recipe_inputs() {
+  std::vector<double> x(B * T * I);
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      for (int k = 0; k < I; ++k) x[(b * T + t) * I + k] = std::sin(1.0 + b + 0.7 * t + 0.3 * k);
+  return x;
+}
+
+std::vector<double> recipe_initial_state() { return {0.1, -0.2, 0.3, 0.05}; }
+
+// PyTorch GRU, written out independently of cells/gru.hpp.
+std::vector<double> sequential(const Model& m, const std::vector<double>& x,
+                               const std::vector<double>& s0) {
+  std::vector<double> s(B * T * H);
+  const auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  for (int b = 0; b < B; ++b) {
+    std::vector<double> h(s0.begin() + b * H, s0.begin() + (b + 1) * H);
+    for (int t = 0; t < T; ++t) {
+      std::vector<double> next(H);
+      for (int i = 0; i < H; ++i) {
+        double a[3], c[3];
+        for (int g = 0; g < 3; ++g) {
+          a[g] = m.bi[g * H + i];
+          c[g] = m.bh[g * H + i];
+          for (int k = 0; k < I; ++k) a[g] += m.wi[(g * H + i) * I + k] * x[(b * T + t) * I + k];
+          for (int j = 0; j < H; ++j) c[g] += m.wh[(g * H + i) * H + j] * h[j];
+        }
+        const double r = sig(a[0] + c[0]), z = sig(a[1] + c[1]);
+        const double n = std::tanh(a[2] + r * c[2]);
+        next[i] = (1 - z) * n + z * h[i];
+      }
+      h = next;
+      for (int i = 0; i < H; ++i) s[(b * T + t) * H + i] = h[i];
+    }
+  }
+  return s;
+}
+
+void write(H5File& f, const std::string& name, const std::vector<std::uint64_t>& shape,
+           const std::vector<double>& data, DType dtype = DType::Float64) {
+  f.create_dataset(name, shape, dtype);
+  if (!data.empty()) f.write(name, std::vector<std::uint64_t>(shape.size(), 0), shape, data.data());
+}
+
+// A model group as the schema describes it; `skip` omits one dataset.
+void write_model(H5File& f, const Model& m, const std::string& cell = "gru",
+                 const std::string& skip = "", int hidden_override = 0) {
+  f.create_group("/model");
+  f.set_attribute("/model", "cell", cell);
+  f.set_attribute("/model", "hidden_size", static_cast<long long>(H));
+  f.set_attribute("/model", "input_size", static_cast<long long>(I));
+  const std::uint64_t h = hidden_override ? hidden_override : H;
+  if (skip != "input_kernel") write(f, "/model/input_kernel", {3, H, I}, m.wi, DType::Float32);
+  if (skip != "recurrent_kernel") {
+    if (hidden_override) write(f, "/model/recurrent_kernel", {3, h, h},
+                               std::vector<double>(3 * h * h, 0.0));
+    else write(f, "/model/recurrent_kernel", {3, H, H}, m.wh);
+  }
+  if (skip != "input_bias") write(f, "/model/input_bias", {3, H}, m.bi);
+  if (skip != "recurrent_bias") write(f, "/model/recurrent_bias", {3, H}, m.bh);
+}
+
+template <class F>
+void make(const std::string& dir, const std::string& name, F&& body) {
+  H5File f = H5File::create(dir + "/" + name, MPI_COMM_SELF);
+  body(f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_fixtures DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const Model m = recipe_model();
+  const auto x = recipe_inputs();
+  const auto s0 = recipe_initial_state();
+  make(dir, "recipe.h5", [&](H5File& f) {
+    write_model(f, m);
+    write(f, "/inputs", {B, T, I}, x);
+    write(f, "/initial_state", {B, H}, s0);
+  });
+  make(dir, "recipe_expected.h5",
+       [&](H5File& f) { write(f, "/states", {B, T, H}, sequential(m, x, s0)); });
+
+  // Bad inputs.
+  std::ofstream(dir + "/not_hdf5.h5") << "this is not an HDF5 file\n";
+  {
+    std::ifstream in(dir + "/recipe.h5", std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(dir + "/truncated.h5", std::ios::binary)
+        .write(bytes.data(), std::streamsize(bytes.size() / 2));
+  }
+  make(dir, "no_inputs.h5", [&](H5File& f) { write_model(f, m); });
+  make(dir, "no_model.h5", [&](H5File& f) { write(f, "/inputs", {B, T, I}, x); });
+  make(dir, "inputs_rank2.h5", [&](H5File& f) {
+    write_model(f, m);
+    write(f, "/inputs", {B * T, I}, x);
+  });
+  make(dir, "inputs_wrong_size.h5", [&](H5File& f) {
+    write_model(f, m);
+    write(f, "/inputs", {B, T, I + 1}, std::vector<double>(B * T * (I + 1), 0.5));
+  });
+  make(dir, "inputs_int.h5", [&](H5File& f) {
+    write_model(f, m);
+    f.create_dataset("/inputs", {B, T, I}, DType::Int32);
+    std::vector<int> zeros(B * T * I, 1);
+    f.write("/inputs", {0, 0, 0}, {B, T, I}, zeros.data());
+  });
+  for (const char* bad : {"nan", "inf"}) {
+    make(dir, std::string("inputs_") + bad + ".h5", [&](H5File& f) {
+      write_model(f, m);
+      auto y = x;
+      y[(1 * T + 4) * I + 2] = std::string(bad) == "nan" ? NAN : INFINITY;  // b = 1, t = 4
+      write(f, "/inputs", {B, T, I}, y);
+    });
+  }
+  make(dir, "unknown_cell.h5", [&](H5File& f) {
+    write_model(f, m, "lstm");
+    write(f, "/inputs", {B, T, I}, x);
+  });
+  make(dir, "model_missing_dataset.h5", [&](H5File& f) {
+    write_model(f, m, "gru", "recurrent_bias");
+    write(f, "/inputs", {B, T, I}, x);
+  });
+  make(dir, "model_wrong_shape.h5", [&](H5File& f) {
+    write_model(f, m, "gru", "", 3);
+    write(f, "/inputs", {B, T, I}, x);
+  });
+  make(dir, "zero_length.h5", [&](H5File& f) {
+    write_model(f, m);
+    write(f, "/inputs", {B, 0, I}, {});
+  });
+  MPI_Finalize();
+  return 0;
+}
