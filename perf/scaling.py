@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import find_exe, median_results  # noqa: E402
 
 FIELDS = ["study", "ranks", "length", "method", "iterations", "seconds_per_iteration",
-          "total_seconds", "sequential_seconds", "efficiency_per_iteration"]
+          "total_seconds", "sequential_seconds", "efficiency_per_iteration",
+          "concurrent_baseline_seconds_per_iteration", "efficiency_vs_concurrent_baseline"]
 
 
 def measure(exe, args, ranks, length):
@@ -38,6 +39,26 @@ def measure(exe, args, ranks, length):
     return per_iter, total, seq, iterations
 
 
+def concurrent_baseline(exe, args, ranks, length):
+    """Seconds per iteration when `ranks` independent single-process runs of this rank's
+    share (length / ranks steps) run at the same time, no MPI: what the machine itself allows
+    (cores shared with hyperthreads or other tenants slow every process down)."""
+    import subprocess
+    import json
+    share = length // ranks
+    cmd = [exe, "demo", "--json", "--quiet", "--hidden", str(args.hidden), "--batch",
+           str(args.batch), "--length", str(share), "--method", args.method,
+           "--skip-reference", "--max-iter", str(args.iterations)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(ranks)]
+    times = []
+    for p in procs:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode})")
+        times.append(json.loads(out)["results"][0]["seconds_per_iteration"])
+    return max(times)
+
+
 def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -52,6 +73,9 @@ def plot(rows, path):
         ax.plot(P, t, "o-", label="time per Newton iteration")
         ideal = [t[0] / p for p in P] if study == "strong" else [t[0] for _ in P]
         ax.plot(P, ideal, "k--", label="ideal")
+        base = [r["concurrent_baseline_seconds_per_iteration"] for r in rs]
+        ax.plot(P, base, "x:", color="gray",
+                label="P independent processes at once (machine limit)")
         tot = [r["total_seconds"] for r in rs]
         if all(x == x for x in tot):
             ax.plot(P, tot, "s-", label="total time to tolerance")
@@ -95,13 +119,18 @@ def main():
         for P in args.ranks:
             length = args.strong_length if study == "strong" else args.weak_length * P
             per_iter, total, seq, iterations = measure(exe, args, P, length)
+            baseline = (per_iter if P == 1 else
+                        concurrent_baseline(exe, args, P, length if study == "strong"
+                                            else args.weak_length * P))
             if base_time is None:
                 base_time = per_iter * (1 if study == "weak" else args.ranks[0])
             eff = base_time / (per_iter * (P if study == "strong" else 1))
             row = {"study": study, "ranks": P, "length": length, "method": args.method,
                    "iterations": iterations, "seconds_per_iteration": per_iter,
                    "total_seconds": total, "sequential_seconds": seq,
-                   "efficiency_per_iteration": eff}
+                   "efficiency_per_iteration": eff,
+                   "concurrent_baseline_seconds_per_iteration": baseline,
+                   "efficiency_vs_concurrent_baseline": baseline / per_iter}
             rows.append(row)
             print(", ".join(f"{k}={row[k]:.4g}" if isinstance(row[k], float) else
                             f"{k}={row[k]}" for k in FIELDS), flush=True)

@@ -12,6 +12,8 @@ ctest --test-dir build --output-on-failure -j"$JOBS"
 if [ "${UNGULATE_SKIP_SANITIZE:-0}" != "1" ]; then
   cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNGULATE_SANITIZE=ON \
         -DUNGULATE_ENABLE_APPS=ON
-  cmake --build build-sanitize -j"$JOBS"
+  # Only what the "sanitize" subset runs: the program, the MPI tests and the quick unit tests.
+  cmake --build build-sanitize -j"$JOBS" --target ungulate_app test_mpi make_fixtures \
+        test_scan_elements test_chunked_scan test_kalman test_cells test_options test_divergence
   ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize --output-on-failure -j"$JOBS" -L sanitize
 fi

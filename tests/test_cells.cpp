@@ -101,8 +101,7 @@ ProbeOut probe(const Cell& cell, int n, std::uint64_t seed, double eps = 1e-5,
 
 template <class S>
 class GruCell : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(GruCell, Scalars);
+TYPED_TEST_SUITE(GruCell, Scalars, ScalarNames);
 
 struct Shape {
   int hidden, inputs;
@@ -255,7 +254,7 @@ TEST(UserCell, DualJacobianOfLogisticMap) {
 
 template <class S>
 class UserCellSolve : public ::testing::Test {};
-TYPED_TEST_SUITE(UserCellSolve, Scalars);
+TYPED_TEST_SUITE(UserCellSolve, Scalars, ScalarNames);
 
 // Every solver handles a cell without analytic Jacobians (dual-number fallback) and agrees
 // with sequential evaluation and with a host double-precision loop.

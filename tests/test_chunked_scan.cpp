@@ -88,7 +88,7 @@ std::vector<double> sequential_fold(const Problem<Op>& p, Direction dir) {
 
 template <class S>
 double scan_tol() {
-  return sizeof(S) == 4 ? 2e-4 : 1e-10;
+  return sizeof(S) == 4 ? 2e-5 : 1e-12;
 }
 
 struct ScanRun {

@@ -87,8 +87,7 @@ double rounding() {
 
 template <class S>
 class Convergence : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(Convergence, Scalars);
+TYPED_TEST_SUITE(Convergence, Scalars, ScalarNames);
 
 // After k iterations (quasi-)DEER has the first k steps exactly (step 1 is exact and each
 // iteration extends the exact prefix by at least one), so T iterations give the answer.
@@ -298,6 +297,58 @@ TYPED_TEST(Convergence, IterationCapIsHonoured) {
       EXPECT_EQ(r.result.iterations, cap) << v.name();
       EXPECT_EQ(int(r.result.history.size()), cap) << v.name();
     }
+}
+
+// Checkpoints: every `checkpoint_every` iterations the current iterate is in the caller's
+// `states` and on_checkpoint(iteration) runs; restarting from it with Initialization::Given
+// finishes exactly like the uninterrupted run.
+TYPED_TEST(Convergence, CheckpointsAreRestartPoints) {
+  using S = TypeParam;
+  const auto p = make_problem<S>(2, 120, 3, 31);
+  for (const auto& v : all_variants()) {
+    ungulate::SolverOptions o;
+    v.apply(o);
+    o.max_iterations = 200;
+    const auto plain = solve(p, o);
+    ASSERT_EQ(plain.result.status, Status::Converged) << v.name();
+    ASSERT_GE(plain.result.iterations, 4) << v.name() << ": too easy to test checkpoints";
+
+    View3<S> out("out", p.B, p.T, p.D);
+    std::vector<int> calls;
+    std::vector<std::vector<double>> saved;
+    o.checkpoint_every = 2;
+    o.on_checkpoint = [&](int it) {
+      calls.push_back(it);
+      saved.push_back(to_vector(out));
+    };
+    const auto r = ungulate::solve(p.gru, p.x, p.s0, out, o);
+    EXPECT_EQ(r.iterations, plain.result.iterations) << v.name();
+    EXPECT_EQ(max_abs_diff(to_vector(out), plain.states), 0.0) << v.name();
+    // Called at 2, 4, ... for every iteration that did not end the solve.
+    ASSERT_EQ(int(calls.size()), (r.iterations - 1) / 2) << v.name();
+    for (std::size_t k = 0; k < calls.size(); ++k) EXPECT_EQ(calls[k], 2 * int(k) + 2) << v.name();
+    for (std::size_t k = 0; k < calls.size(); ++k) {
+      // The saved states are iterate calls[k] ...
+      ungulate::SolverOptions capped = o;
+      capped.on_checkpoint = nullptr;
+      capped.max_iterations = calls[k];
+      EXPECT_EQ(max_abs_diff(saved[k], solve(p, capped).states), 0.0)
+          << v.name() << " checkpoint " << calls[k];
+      // ... and a restart from them ends where the uninterrupted run ended.
+      ungulate::SolverOptions restart = capped;
+      restart.max_iterations = 200;
+      restart.init = Initialization::Given;
+      const auto resumed = solve(p, restart, &saved[k]);
+      EXPECT_EQ(resumed.result.status, Status::Converged) << v.name();
+      EXPECT_EQ(resumed.result.iterations + calls[k], plain.result.iterations) << v.name();
+      EXPECT_EQ(max_abs_diff(resumed.states, plain.states), 0.0) << v.name();
+    }
+    // No callback, or checkpoint_every = 0: nothing is called.
+    calls.clear();
+    o.checkpoint_every = 0;
+    ungulate::solve(p.gru, p.x, p.s0, out, o);
+    EXPECT_TRUE(calls.empty()) << v.name();
+  }
 }
 
 }  // namespace

@@ -36,8 +36,7 @@ LogisticCase<S> make_case(int B, int T, int D) {
 
 template <class S>
 class Divergence : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(Divergence, Scalars);
+TYPED_TEST_SUITE(Divergence, Scalars, ScalarNames);
 
 TYPED_TEST(Divergence, ChaoticMapDivergesCleanly) {
   using S = TypeParam;

@@ -34,6 +34,15 @@ const char* scalar_name() {
   return sizeof(S) == 4 ? "float" : "double";
 }
 
+/// float and double, for typed tests (named "float" / "double").
+using Scalars = ::testing::Types<float, double>;
+struct ScalarNames {
+  template <class T>
+  static std::string GetName(int) {
+    return scalar_name<T>();
+  }
+};
+
 /// Tolerance for comparing a library result with a reference, relative to the data's scale:
 /// ~1e-3 in float, ~1e-6 in double unless a test says otherwise.
 template <class S>

@@ -167,13 +167,12 @@ Case<S> make_case(int B, int T, int D, int I, double lambda, std::uint64_t seed)
 
 template <class S>
 double kalman_tol() {
-  return sizeof(S) == 4 ? 2e-4 : 1e-10;
+  return sizeof(S) == 4 ? 1e-5 : 1e-12;
 }
 
 template <class S>
 class Kalman : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(Kalman, Scalars);
+TYPED_TEST_SUITE(Kalman, Scalars, ScalarNames);
 
 const int kDims[] = {1, 3, 5};
 const int kLengths[] = {1, 2, 7, 60};

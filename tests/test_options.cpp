@@ -98,8 +98,7 @@ TEST(Options, InfiniteLambdaIsRejected) {
 
 template <class S>
 class EdgeCases : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(EdgeCases, Scalars);
+TYPED_TEST_SUITE(EdgeCases, Scalars, ScalarNames);
 
 TYPED_TEST(EdgeCases, EmptySequence) {
   using S = TypeParam;

@@ -127,8 +127,7 @@ INSTANTIATE_TEST_SUITE_P(AllMethods, SolverVsSequential,
 
 template <class S>
 class Sequential : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(Sequential, Scalars);
+TYPED_TEST_SUITE(Sequential, Scalars, ScalarNames);
 
 TYPED_TEST(Sequential, MatchesHostDoubleLoop) {
   using S = TypeParam;
@@ -144,7 +143,7 @@ TYPED_TEST(Sequential, MatchesHostDoubleLoop) {
 
 template <class S>
 class SolverOptionsSweep : public ::testing::Test {};
-TYPED_TEST_SUITE(SolverOptionsSweep, Scalars);
+TYPED_TEST_SUITE(SolverOptionsSweep, Scalars, ScalarNames);
 
 TYPED_TEST(SolverOptionsSweep, EveryInitialisation) {
   using S = TypeParam;

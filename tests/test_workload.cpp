@@ -77,4 +77,27 @@ TEST(Workload, RejectsBadSizes) {
   EXPECT_NO_THROW(ungulate::make_benchmark_inputs<float>(0, 0, 1, 1));
 }
 
+// A time slice generated on its own (first_step) equals the same slice of the whole sequence:
+// what lets every rank generate only its own inputs.
+TEST(Workload, InputSlicesMatchTheWholeSequence) {
+  const int B = 3, T = 1000, I = 5;
+  const auto whole = to_vector(ungulate::make_benchmark_inputs<double>(B, T, I, 21));
+  for (int t0 : {0, 1, 250, 999})
+    for (int len : {1, 7, 1000 - t0}) {
+      if (t0 + len > T) continue;
+      const auto part = to_vector(ungulate::make_benchmark_inputs<double>(B, len, I, 21, t0));
+      std::vector<double> expected;
+      for (int b = 0; b < B; ++b)
+        expected.insert(expected.end(), whole.begin() + (std::size_t(b) * T + t0) * I,
+                        whole.begin() + (std::size_t(b) * T + t0 + len) * I);
+      EXPECT_EQ(max_abs_diff(part, expected), 0.0) << "first_step=" << t0 << " length=" << len;
+    }
+  // float is the same numbers rounded.
+  const auto f = to_vector(ungulate::make_benchmark_inputs<float>(B, T, I, 21));
+  std::vector<double> rounded(whole);
+  for (auto& v : rounded) v = double(float(v));
+  EXPECT_EQ(max_abs_diff(f, rounded), 0.0);
+  EXPECT_THROW(ungulate::make_benchmark_inputs<float>(1, 3, 1, 1, -1), std::invalid_argument);
+}
+
 }  // namespace

@@ -53,9 +53,9 @@ std::vector<double> sequential(const Model& m, const std::vector<double>& x,
   std::vector<double> s(B * T * H);
   const auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
   for (int b = 0; b < B; ++b) {
-    std::vector<double> h(s0.begin() + b * H, s0.begin() + (b + 1) * H);
+    double h[H], next[H];
+    for (int i = 0; i < H; ++i) h[i] = s0[b * H + i];
     for (int t = 0; t < T; ++t) {
-      std::vector<double> next(H);
       for (int i = 0; i < H; ++i) {
         double a[3], c[3];
         for (int g = 0; g < 3; ++g) {
@@ -68,8 +68,7 @@ std::vector<double> sequential(const Model& m, const std::vector<double>& x,
         const double n = std::tanh(a[2] + r * c[2]);
         next[i] = (1 - z) * n + z * h[i];
       }
-      h = next;
-      for (int i = 0; i < H; ++i) s[(b * T + t) * H + i] = h[i];
+      for (int i = 0; i < H; ++i) s[(b * T + t) * H + i] = h[i] = next[i];
     }
   }
   return s;

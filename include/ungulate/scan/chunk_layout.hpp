@@ -13,7 +13,7 @@ struct ChunkLayout {
   ChunkLayout() = default;
   ChunkLayout(int T, int requested) : length(T) {
     chunks = requested < 1 ? 1 : requested;
-    if (T > 0 && chunks > T) chunks = T;
+    if (chunks > T) chunks = T > 0 ? T : 1;  // an empty sequence still has one (empty) chunk
     chunk_length = T == 0 ? 0 : (T + chunks - 1) / chunks;
   }
   KOKKOS_INLINE_FUNCTION int begin(int c) const {

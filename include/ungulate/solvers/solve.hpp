@@ -1,5 +1,6 @@
 #pragma once
 // The entry point: evaluate a recurrence with any method.
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -49,7 +50,8 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
                 std::to_string(I));
   if (states.extent(2) != D || s0.extent(1) != D)
     shape_error("state size must be the cell's " + std::to_string(D));
-  if (!(options.lambda >= 0)) shape_error("lambda must be >= 0");
+  if (!(options.lambda >= 0) || options.lambda == std::numeric_limits<double>::infinity())
+    shape_error("lambda must be finite and >= 0");
   if (!(options.tolerance < 0 || options.tolerance > 0) || options.tolerance != options.tolerance)
     shape_error("tolerance must be > 0 (or negative for the default)");
 
