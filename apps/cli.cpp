@@ -11,8 +11,8 @@ namespace ungulate::cli {
 ArgParser::ArgParser(std::string command, std::string summary)
     : command_(std::move(command)), summary_(std::move(summary)) {}
 
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, const std::string& default_value) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       const std::string& default_value) {
   order_.push_back(name);
   specs_[name] = {metavar, help, default_value, false};
 }
@@ -55,7 +55,9 @@ bool ArgParser::parse(int argc, char** argv, int first) {
   return true;
 }
 
-bool ArgParser::has(const std::string& name) const { return values_.count(name) > 0; }
+bool ArgParser::has(const std::string& name) const {
+  return values_.count(name) > 0;
+}
 
 std::string ArgParser::get(const std::string& name) const {
   const auto v = values_.find(name);
@@ -85,7 +87,9 @@ double ArgParser::get_double(const std::string& name) const {
   return v;
 }
 
-bool ArgParser::get_flag(const std::string& name) const { return has(name); }
+bool ArgParser::get_flag(const std::string& name) const {
+  return has(name);
+}
 
 std::string ArgParser::help() const {
   std::ostringstream out;
@@ -93,8 +97,10 @@ std::string ArgParser::help() const {
   for (const auto& name : order_) {
     const Spec& s = specs_.at(name);
     std::string left = "  --" + name + (s.is_flag ? "" : " " + s.metavar);
-    if (left.size() < 26) left.resize(26, ' ');
-    else left += "\n" + std::string(26, ' ');
+    if (left.size() < 26)
+      left.resize(26, ' ');
+    else
+      left += "\n" + std::string(26, ' ');
     out << left << s.help;
     if (!s.default_value.empty()) out << " (default: " << s.default_value << ")";
     out << "\n";

@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "solver_cli.hpp"
 #include "ungulate/ungulate.hpp"
 #ifdef UNGULATE_HAVE_MPI
 #include "ungulate/dist/mpi_decomposition.hpp"
@@ -21,10 +22,7 @@ struct DemoConfig {
   std::vector<Method> methods;
   int hidden = 16, input_size = 16, length = 2000, batch = 16;
   long long seed = 0;
-  double tolerance = -1, lambda = 0.01;
-  int max_iterations = -1, chunks = 0;
-  KalmanEstimate estimate = KalmanEstimate::Smoother;
-  Initialization init = Initialization::Zeros;
+  SolverOptions opt;  // tolerance, cap, lambda, ELK estimate, init, chunks
   bool use_double = false, json = false, quiet = false, reference = true;
 };
 
@@ -64,11 +62,10 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, const Decomposition& d
   const auto gru = make_benchmark_gru<Scalar>(cfg.hidden, cfg.input_size, cfg.seed);
   const auto inputs = make_benchmark_inputs<Scalar>(cfg.batch, local_length, cfg.input_size,
                                                     cfg.seed + 1, decomp.first_step());
-  const Kokkos::View<Scalar**, Kokkos::LayoutRight> s0("ungulate::demo::s0", cfg.batch,
-                                                       cfg.hidden);
+  const Kokkos::View<Scalar**, Kokkos::LayoutRight> s0("ungulate::demo::s0", cfg.batch, cfg.hidden);
   using States = Kokkos::View<Scalar***, Kokkos::LayoutRight>;
-  const States reference("ungulate::demo::sequential", cfg.batch,
-                         cfg.reference ? local_length : 0, cfg.hidden);
+  const States reference("ungulate::demo::sequential", cfg.batch, cfg.reference ? local_length : 0,
+                         cfg.hidden);
   SolverOptions opt;
   opt.method = Method::Sequential;
   std::vector<MethodRow> rows;
@@ -81,14 +78,10 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, const Decomposition& d
     rows.push_back(
         {Method::Sequential, global(solve(gru, inputs, s0, reference, opt, decomp)), 0.0});
 
-  opt.tolerance = cfg.tolerance;
-  opt.max_iterations = cfg.max_iterations;
-  opt.lambda = cfg.lambda;
-  opt.elk_estimate = cfg.estimate;
-  opt.init = cfg.init;
-  opt.num_chunks = cfg.chunks;
-  chunks_used = cfg.chunks > 0 ? cfg.chunks
-                               : scan::default_chunks<DefaultExecutionSpace>(cfg.batch, local_length);
+  opt = cfg.opt;
+  chunks_used = cfg.opt.num_chunks > 0
+                    ? cfg.opt.num_chunks
+                    : scan::default_chunks<DefaultExecutionSpace>(cfg.batch, local_length);
   const States states("ungulate::demo::states", cfg.batch, local_length, cfg.hidden);
   for (Method m : cfg.methods) {
     if (m == Method::Sequential) continue;
@@ -101,9 +94,8 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, const Decomposition& d
                    to_string(m), r.iteration, r.update_norm, r.residual, r.seconds);
     };
     const SolveResult r = global(solve(gru, inputs, s0, states, opt, decomp));
-    rows.push_back({m, r,
-                    cfg.reference ? decomp.max_all(max_abs_difference(states, reference))
-                                  : no_error});
+    rows.push_back(
+        {m, r, cfg.reference ? decomp.max_all(max_abs_difference(states, reference)) : no_error});
   }
   bool want_seq = false;
   for (Method m : cfg.methods) want_seq |= m == Method::Sequential;
@@ -111,13 +103,12 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, const Decomposition& d
   return rows;
 }
 
-void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks,
-                 int ranks) {
-  std::printf("ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d ranks x %d "
-              "chunks, backend %s\n\n",
-              version(), cfg.hidden, cfg.input_size, cfg.length, cfg.batch,
-              cfg.use_double ? "float64" : "float32", ranks, chunks,
-              DefaultExecutionSpace::name());
+void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks, int ranks) {
+  std::printf(
+      "ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d ranks x %d "
+      "chunks, backend %s\n\n",
+      version(), cfg.hidden, cfg.input_size, cfg.length, cfg.batch,
+      cfg.use_double ? "float64" : "float32", ranks, chunks, DefaultExecutionSpace::name());
   std::printf("%-11s %-15s %6s %10s %12s %14s %12s\n", "method", "status", "iters", "seconds",
               "s/iter", "max|err| vs seq", "residual");
   for (const auto& row : rows) {
@@ -130,30 +121,31 @@ void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int 
   }
 }
 
-void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks,
-                int ranks) {
-  std::printf("{\"config\": {\"hidden\": %d, \"input_size\": %d, \"length\": %d, \"batch\": %d, "
-              "\"seed\": %lld, \"precision\": \"%s\", \"tolerance\": %s, \"max_iterations\": %d, "
-              "\"lambda\": %s, \"elk_estimate\": \"%s\", \"init\": \"%s\", \"chunks\": %d, "
-              "\"backend\": \"%s\", \"version\": \"%s\"}, \"ranks\": %d, \"results\": [",
-              cfg.hidden, cfg.input_size, cfg.length, cfg.batch, cfg.seed,
-              cfg.use_double ? "float64" : "float32",
-              json_number(cfg.tolerance > 0 ? cfg.tolerance
-                          : cfg.use_double   ? default_tolerance<double>()
-                                             : default_tolerance<float>())
-                  .c_str(),
-              cfg.max_iterations, json_number(cfg.lambda).c_str(),
-              cfg.estimate == KalmanEstimate::Smoother ? "smoother" : "filter",
-              to_string(cfg.init), chunks, DefaultExecutionSpace::name(), version(), ranks);
+void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks, int ranks) {
+  std::printf(
+      "{\"config\": {\"hidden\": %d, \"input_size\": %d, \"length\": %d, \"batch\": %d, "
+      "\"seed\": %lld, \"precision\": \"%s\", \"tolerance\": %s, \"max_iterations\": %d, "
+      "\"lambda\": %s, \"elk_estimate\": \"%s\", \"init\": \"%s\", \"chunks\": %d, "
+      "\"backend\": \"%s\", \"version\": \"%s\"}, \"ranks\": %d, \"results\": [",
+      cfg.hidden, cfg.input_size, cfg.length, cfg.batch, cfg.seed,
+      cfg.use_double ? "float64" : "float32",
+      json_number(cfg.opt.tolerance > 0 ? cfg.opt.tolerance
+                  : cfg.use_double      ? default_tolerance<double>()
+                                        : default_tolerance<float>())
+          .c_str(),
+      cfg.opt.max_iterations, json_number(cfg.opt.lambda).c_str(),
+      cfg.opt.elk_estimate == KalmanEstimate::Smoother ? "smoother" : "filter",
+      to_string(cfg.opt.init), chunks, DefaultExecutionSpace::name(), version(), ranks);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i].result;
     const double per = r.iterations > 0 ? r.seconds / r.iterations : 0.0;
-    std::printf("%s{\"method\": \"%s\", \"status\": \"%s\", \"iterations\": %d, \"seconds\": %s, "
-                "\"seconds_per_iteration\": %s, \"max_abs_error_vs_sequential\": %s, "
-                "\"final_residual\": %s}",
-                i ? ", " : "", to_string(rows[i].method), to_string(r.status), r.iterations,
-                json_number(r.seconds).c_str(), json_number(per).c_str(),
-                json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str());
+    std::printf(
+        "%s{\"method\": \"%s\", \"status\": \"%s\", \"iterations\": %d, \"seconds\": %s, "
+        "\"seconds_per_iteration\": %s, \"max_abs_error_vs_sequential\": %s, "
+        "\"final_residual\": %s}",
+        i ? ", " : "", to_string(rows[i].method), to_string(r.status), r.iterations,
+        json_number(r.seconds).c_str(), json_number(per).c_str(),
+        json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str());
   }
   std::printf("]}\n");
 }
@@ -172,27 +164,18 @@ DemoConfig parse_demo(cli::ArgParser& args) {
     cfg.methods = {m};
   }
   cfg.hidden = int(args.get_int("hidden", 1, 4096));
-  cfg.input_size =
-      args.has("input-size") ? int(args.get_int("input-size", 1, 65536)) : cfg.hidden;
+  cfg.input_size = args.has("input-size") ? int(args.get_int("input-size", 1, 65536)) : cfg.hidden;
   cfg.length = int(args.get_int("length", 1, 2000000000));
   cfg.batch = int(args.get_int("batch", 1, 1 << 20));
   cfg.seed = args.get_int("seed", 0, (1LL << 62));
-  if (args.has("tol")) {
-    cfg.tolerance = args.get_double("tol");
-    if (!(cfg.tolerance > 0)) throw cli::UsageError("--tol must be > 0");
-  }
-  if (args.has("max-iter")) cfg.max_iterations = int(args.get_int("max-iter", 0, 1 << 30));
-  cfg.lambda = args.get_double("lambda");
-  if (cfg.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
-  const std::string est = args.get("elk-estimate");
-  if (est == "smoother") cfg.estimate = KalmanEstimate::Smoother;
-  else if (est == "filter") cfg.estimate = KalmanEstimate::Filter;
-  else throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
+  read_solver_options(args, cfg.opt);
   const std::string init = args.get("init");
-  if (init == "zeros") cfg.init = Initialization::Zeros;
-  else if (init == "warm") cfg.init = Initialization::Warm;
-  else throw cli::UsageError("--init must be zeros or warm, got '" + init + "'");
-  if (args.has("chunks")) cfg.chunks = int(args.get_int("chunks", 1, 1 << 30));
+  if (init == "zeros")
+    cfg.opt.init = Initialization::Zeros;
+  else if (init == "warm")
+    cfg.opt.init = Initialization::Warm;
+  else
+    throw cli::UsageError("--init must be zeros or warm, got '" + init + "'");
   cfg.use_double = args.get_flag("double");
   cfg.json = args.get_flag("json");
   cfg.quiet = args.get_flag("quiet") || cfg.json;
@@ -222,12 +205,8 @@ int demo_command(int argc, char** argv, int first) {
   args.option("length", "T", "sequence length", "2000");
   args.option("batch", "B", "independent sequences", "16");
   args.option("seed", "S", "random seed", "0");
-  args.option("tol", "X", "convergence tolerance on max|update| (default 1e-4 float, 1e-7 double)");
-  args.option("max-iter", "N", "iteration cap (default: min(T+1, 1000) for DEER, 1000 for ELK)");
-  args.option("lambda", "L", "ELK trust-region strength (0 = DEER)", "0.01");
-  args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
+  declare_solver_options(args);
   args.option("init", "I", "zeros | warm (chunk-parallel sequential warm start)", "zeros");
-  args.option("chunks", "N", "chunks per sequence (default: from the backend's concurrency)");
   args.flag("double", "use float64 instead of float32");
   args.flag("json", "print one JSON object instead of a table");
   args.flag("skip-reference",
@@ -253,8 +232,10 @@ int demo_command(int argc, char** argv, int first) {
                           : run_methods<float>(cfg, decomp, cfg.length, chunks, true);
   }
   if (rank != 0) return 0;
-  if (cfg.json) print_json(cfg, rows, chunks, ranks);
-  else print_table(cfg, rows, chunks, ranks);
+  if (cfg.json)
+    print_json(cfg, rows, chunks, ranks);
+  else
+    print_table(cfg, rows, chunks, ranks);
   return 0;
 }
 

@@ -15,7 +15,9 @@
 
 namespace ungulate::app {
 
-bool file_exists(const std::string& path) { return bool(std::ifstream(path)); }
+bool file_exists(const std::string& path) {
+  return bool(std::ifstream(path));
+}
 
 int generate_command(int argc, char** argv, int first) {
   cli::ArgParser args("ungulate generate",

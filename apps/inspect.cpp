@@ -43,17 +43,15 @@ std::string kind_of(const io::H5File& f) {
   std::vector<std::string> parts;
   if (f.is_group("/model")) {
     std::string cell = f.has_attribute("/model", "cell") ? f.get_string_attribute("/model", "cell")
-                                                          : "unknown cell";
+                                                         : "unknown cell";
     parts.push_back("model (" + cell + ")");
   }
   if (f.exists("/inputs")) parts.push_back("inputs " + shape_string(f.describe("/inputs").shape));
   if (f.exists("/states")) {
-    std::string what = f.has_attribute("/", "kind") ? f.get_string_attribute("/", "kind")
-                                                     : "states";
-    if (f.has_attribute("/", "status"))
-      what += ", " + f.get_string_attribute("/", "status");
-    if (f.has_attribute("/", "method"))
-      what += ", method " + f.get_string_attribute("/", "method");
+    std::string what =
+        f.has_attribute("/", "kind") ? f.get_string_attribute("/", "kind") : "states";
+    if (f.has_attribute("/", "status")) what += ", " + f.get_string_attribute("/", "status");
+    if (f.has_attribute("/", "method")) what += ", method " + f.get_string_attribute("/", "method");
     if (f.has_attribute("/", "iterations"))
       what += ", " + std::to_string(f.get_int_attribute("/", "iterations")) + " iterations";
     parts.push_back(what + " " + shape_string(f.describe("/states").shape));
@@ -73,8 +71,10 @@ int inspect_command(int argc, char** argv, int first) {
   std::vector<std::string> files;
   std::vector<char*> rest = {argv[0]};
   for (int i = first; i < argc; ++i) {
-    if (argv[i][0] == '-' && argv[i][1] == '-') rest.push_back(argv[i]);
-    else files.emplace_back(argv[i]);
+    if (argv[i][0] == '-' && argv[i][1] == '-')
+      rest.push_back(argv[i]);
+    else
+      files.emplace_back(argv[i]);
   }
   if (!args.parse(int(rest.size()), rest.data(), 1)) return 0;
   if (files.size() != 1) throw cli::UsageError("expected exactly one FILE");

@@ -10,6 +10,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "mpi_context.hpp"
+#include "solver_cli.hpp"
 #include "ungulate/dist/mpi_decomposition.hpp"
 #include "ungulate/io/gru_model.hpp"
 #include "ungulate/ungulate.hpp"
@@ -46,8 +47,8 @@ std::string shape_string(const Shape& s) {
 void expect_states(const io::H5File& file, const std::string& name, const Shape& expected) {
   const io::DatasetInfo info = file.describe(name);
   if (info.shape != expected)
-    throw io::Error(file.path() + ": dataset '" + name + "' has shape " +
-                    shape_string(info.shape) + ", expected " + shape_string(expected));
+    throw io::Error(file.path() + ": dataset '" + name + "' has shape " + shape_string(info.shape) +
+                    ", expected " + shape_string(expected));
   if (info.dtype != io::DType::Float32 && info.dtype != io::DType::Float64)
     throw io::Error(file.path() + ": dataset '" + name + "' has unsupported dtype " +
                     info.dtype_name + " (expected float32 or float64)");
@@ -81,16 +82,15 @@ void write_history(io::H5File& file, const std::vector<IterationRecord>& history
   const Shape count = {root ? n : 0};
   file.create_dataset("/convergence/iteration", {n}, io::DType::Int64);
   file.write("/convergence/iteration", {0}, count, it.data());
-  for (auto [name, data] : {std::pair{"/convergence/residual", &res},
-                            std::pair{"/convergence/update_norm", &upd},
-                            std::pair{"/convergence/seconds", &sec}}) {
+  for (auto [name, data] :
+       {std::pair{"/convergence/residual", &res}, std::pair{"/convergence/update_norm", &upd},
+        std::pair{"/convergence/seconds", &sec}}) {
     file.create_dataset(name, {n}, io::DType::Float64);
     file.write(name, {0}, count, data->data());
   }
   file.set_attribute("/convergence", "residual",
                      std::string("max_t |s_t - f(s_{t-1})| of the iterate each step started from"));
-  file.set_attribute("/convergence", "update_norm",
-                     std::string("max_t |s^(i+1)_t - s^(i)_t|"));
+  file.set_attribute("/convergence", "update_norm", std::string("max_t |s^(i+1)_t - s^(i)_t|"));
 }
 
 // Validation common to all ranks: model, inputs, optional initial state, init/restart files.
@@ -123,8 +123,8 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     const io::DatasetInfo s0 = in.describe("/initial_state");
     const Shape want = {p.batch, std::uint64_t(p.weights.hidden)};
     if (s0.shape != want)
-      throw io::Error(cfg.input + ": dataset '/initial_state' has shape " +
-                      shape_string(s0.shape) + ", expected " + shape_string(want));
+      throw io::Error(cfg.input + ": dataset '/initial_state' has shape " + shape_string(s0.shape) +
+                      ", expected " + shape_string(want));
   }
   if (cfg.init == InitKind::File)
     expect_states(io::H5File::open(cfg.init_file, world.comm), "/states", states);
@@ -134,7 +134,8 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
       throw io::Error(cfg.restart + ": not an ungulate checkpoint (no dataset '/states')");
     expect_states(ck, "/states", states);
     if (!ck.has_attribute("/", "method") || !ck.has_attribute("/", "iterations"))
-      throw io::Error(cfg.restart + ": not an ungulate checkpoint (attributes 'method' and "
+      throw io::Error(cfg.restart +
+                      ": not an ungulate checkpoint (attributes 'method' and "
                       "'iterations' missing)");
     const std::string method = ck.get_string_attribute("/", "method");
     if (method != to_string(cfg.opt.method))
@@ -232,9 +233,8 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   double seconds_offset = 0;
   if (!cfg.restart.empty() || cfg.init == InitKind::File) {
     const std::string from = cfg.restart.empty() ? cfg.init_file : cfg.restart;
-    all_or_none(world, [&] {
-      states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world);
-    });
+    all_or_none(world,
+                [&] { states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world); });
     opt.init = Initialization::Given;
     if (!p.previous_history.empty()) {
       offset = p.previous_history.back().iteration;
@@ -271,12 +271,13 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     f.set_attribute("/", "tolerance", tol);
     f.set_attribute("/", "max_iterations", static_cast<long long>(cfg.opt.max_iterations));
     f.set_attribute("/", "lambda", opt.lambda);
-    f.set_attribute("/", "elk_estimate", std::string(opt.elk_estimate == KalmanEstimate::Smoother
-                                                          ? "smoother"
-                                                          : "filter"));
-    f.set_attribute("/", "init", std::string(cfg.init == InitKind::Zeros  ? "zeros"
-                                             : cfg.init == InitKind::Warm ? "warm"
-                                                                          : "file"));
+    f.set_attribute(
+        "/", "elk_estimate",
+        std::string(opt.elk_estimate == KalmanEstimate::Smoother ? "smoother" : "filter"));
+    f.set_attribute("/", "init",
+                    std::string(cfg.init == InitKind::Zeros  ? "zeros"
+                                : cfg.init == InitKind::Warm ? "warm"
+                                                             : "file"));
     f.set_attribute("/", "precision", std::string(sizeof(Scalar) == 4 ? "float32" : "float64"));
     f.set_attribute("/", "ranks", static_cast<long long>(world.size));
     f.set_attribute("/", "model_file", cfg.model);
@@ -333,22 +334,16 @@ RunConfig parse_run(cli::ArgParser& args) {
   if (!parse_method(args.get("method"), cfg.opt.method))
     throw cli::UsageError("--method must be seq, deer, quasi-deer, elk or quasi-elk, got '" +
                           args.get("method") + "'");
-  if (args.has("tol")) {
-    cfg.opt.tolerance = args.get_double("tol");
-    if (!(cfg.opt.tolerance > 0)) throw cli::UsageError("--tol must be > 0");
-  }
-  if (args.has("max-iter")) cfg.opt.max_iterations = int(args.get_int("max-iter", 0, 1 << 30));
-  cfg.opt.lambda = args.get_double("lambda");
-  if (cfg.opt.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
-  const std::string est = args.get("elk-estimate");
-  if (est == "smoother") cfg.opt.elk_estimate = KalmanEstimate::Smoother;
-  else if (est == "filter") cfg.opt.elk_estimate = KalmanEstimate::Filter;
-  else throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
+  read_solver_options(args, cfg.opt);
   const std::string init = args.get("init");
-  if (init == "zeros") cfg.init = InitKind::Zeros;
-  else if (init == "warm") cfg.init = InitKind::Warm;
-  else if (init == "file") cfg.init = InitKind::File;
-  else throw cli::UsageError("--init must be zeros, warm or file, got '" + init + "'");
+  if (init == "zeros")
+    cfg.init = InitKind::Zeros;
+  else if (init == "warm")
+    cfg.init = InitKind::Warm;
+  else if (init == "file")
+    cfg.init = InitKind::File;
+  else
+    throw cli::UsageError("--init must be zeros, warm or file, got '" + init + "'");
   cfg.opt.init = cfg.init == InitKind::Warm ? Initialization::Warm : Initialization::Zeros;
   if (cfg.init == InitKind::File) {
     if (!args.has("init-file")) throw cli::UsageError("--init file needs --init-file FILE");
@@ -356,7 +351,6 @@ RunConfig parse_run(cli::ArgParser& args) {
   } else if (args.has("init-file")) {
     throw cli::UsageError("--init-file needs --init file");
   }
-  if (args.has("chunks")) cfg.opt.num_chunks = int(args.get_int("chunks", 1, 1 << 30));
   if (args.has("checkpoint")) cfg.checkpoint = args.get("checkpoint");
   cfg.checkpoint_every = int(args.get_int("checkpoint-every", 1, 1 << 30));
   if (args.has("restart")) {
@@ -390,13 +384,9 @@ int run_command(int argc, char** argv, int first) {
   args.option("input", "FILE", "HDF5 file with the dataset /inputs");
   args.option("output", "FILE", "output file (also -o)");
   args.option("method", "NAME", "seq | deer | quasi-deer | elk | quasi-elk", "quasi-deer");
-  args.option("tol", "X", "tolerance on max|update| (default 1e-4 float, 1e-7 double)");
-  args.option("max-iter", "N", "iteration cap (default: min(T+1, 1000) DEER, 1000 ELK)");
-  args.option("lambda", "L", "ELK trust-region strength", "0.01");
-  args.option("elk-estimate", "E", "smoother | filter", "smoother");
+  declare_solver_options(args);
   args.option("init", "I", "zeros | warm | file (with --init-file)", "zeros");
   args.option("init-file", "FILE", "initial iterate: dataset /states of an ungulate output");
-  args.option("chunks", "N", "chunks per sequence and rank (default: from the backend)");
   args.option("checkpoint", "FILE", "save the current iterate every --checkpoint-every iterations");
   args.option("checkpoint-every", "N", "checkpoint interval", "10");
   args.option("restart", "FILE", "resume from a checkpoint written by --checkpoint");

@@ -2,7 +2,6 @@
 
 #include "ungulate/core/math.hpp"
 
-
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -82,7 +81,8 @@ Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, in
       "ungulate::make_benchmark_inputs",
       Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {batch, length}),
       KOKKOS_LAMBDA(const int b, const int t) {
-        const std::uint64_t row = mix(key + mix(std::uint64_t(b) + mix(std::uint64_t(first_step + t))));
+        const std::uint64_t row =
+            mix(key + mix(std::uint64_t(b) + mix(std::uint64_t(first_step + t))));
         for (int i = 0; i < input_size; ++i) {
           // Box-Muller on two 53-bit uniforms in (0, 1].
           const std::uint64_t h1 = mix(row + 2 * std::uint64_t(i));
@@ -98,9 +98,11 @@ Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, in
 
 template cells::GRU<float> make_benchmark_gru<float>(int, int, std::uint64_t);
 template cells::GRU<double> make_benchmark_gru<double>(int, int, std::uint64_t);
-template Kokkos::View<float***, Kokkos::LayoutRight> make_benchmark_inputs<float>(
-    int, int, int, std::uint64_t, long long);
-template Kokkos::View<double***, Kokkos::LayoutRight> make_benchmark_inputs<double>(
-    int, int, int, std::uint64_t, long long);
+template Kokkos::View<float***, Kokkos::LayoutRight> make_benchmark_inputs<float>(int, int, int,
+                                                                                  std::uint64_t,
+                                                                                  long long);
+template Kokkos::View<double***, Kokkos::LayoutRight> make_benchmark_inputs<double>(int, int, int,
+                                                                                    std::uint64_t,
+                                                                                    long long);
 
 }  // namespace ungulate

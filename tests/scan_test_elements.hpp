@@ -148,18 +148,21 @@ struct AsDouble<E<S>> {
 
 inline const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::AffineDiagonal: return "AffineDiagonal";
-    case Kind::AffineDense: return "AffineDense";
-    case Kind::KalmanDiagonal: return "KalmanDiagonal";
-    case Kind::KalmanDense: return "KalmanDense";
+    case Kind::AffineDiagonal:
+      return "AffineDiagonal";
+    case Kind::AffineDense:
+      return "AffineDense";
+    case Kind::KalmanDiagonal:
+      return "KalmanDiagonal";
+    case Kind::KalmanDense:
+      return "KalmanDense";
   }
   return "?";
 }
 
 using ElementTypes =
-    ::testing::Types<us::AffineDiagonal<float>, us::AffineDiagonal<double>,
-                     us::AffineDense<float>, us::AffineDense<double>,
-                     us::KalmanDiagonal<float>, us::KalmanDiagonal<double>,
+    ::testing::Types<us::AffineDiagonal<float>, us::AffineDiagonal<double>, us::AffineDense<float>,
+                     us::AffineDense<double>, us::KalmanDiagonal<float>, us::KalmanDiagonal<double>,
                      us::KalmanDense<float>, us::KalmanDense<double>>;
 
 struct ElementNames {

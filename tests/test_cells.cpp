@@ -13,14 +13,14 @@ template <class Cell>
 struct JacobianProbe {
   using S = typename Cell::value_type;
   Cell cell;
-  View2<S> h, x;                 // (n, D), (n, I)
-  View2<S> f_eval;               // evaluate<S>
-  View2<S> f_cd, diag_c;         // CellJacobian::diagonal
-  View2<S> f_cx, jac_c;          // CellJacobian::dense
-  View2<S> f_dd, diag_d;         // DualJacobian::diagonal
-  View2<S> f_dx, jac_d;          // DualJacobian::dense
-  View2<S> fd;                   // central differences of evaluate, (n, D*D) row-major
-  View2<S> scratch;              // (n, 8 D + 1)
+  View2<S> h, x;          // (n, D), (n, I)
+  View2<S> f_eval;        // evaluate<S>
+  View2<S> f_cd, diag_c;  // CellJacobian::diagonal
+  View2<S> f_cx, jac_c;   // CellJacobian::dense
+  View2<S> f_dd, diag_d;  // DualJacobian::diagonal
+  View2<S> f_dx, jac_d;   // DualJacobian::dense
+  View2<S> fd;            // central differences of evaluate, (n, D*D) row-major
+  View2<S> scratch;       // (n, 8 D + 1)
   S eps;
 
   KOKKOS_INLINE_FUNCTION void operator()(const int k) const {
@@ -186,15 +186,15 @@ TEST(DualNumbers, ArithmeticAndElementaryFunctions) {
     // g(x) = (3 x^2 - x / (1 + x^2)) * tanh(x) + exp(-x) * sqrt(x^2 + 1) - |x|, written with
     // every operator and every mixed scalar form.
     const D1 x2 = x * x;
-    D1 g = (3.0 * x2 - x / (1.0 + x2)) * um::tanh(x) + um::exp(-x) * um::sqrt(x2 + 1.0) -
-           um::abs(x);
+    D1 g =
+        (3.0 * x2 - x / (1.0 + x2)) * um::tanh(x) + um::exp(-x) * um::sqrt(x2 + 1.0) - um::abs(x);
     g += x - 1.0;
     g -= 2.0 - x;
     g *= D1(0.5);
     g = g / 2.0 + 4.0 / (x2 + 2.0);
     const auto value = [](double t) {
-      double r = (3 * t * t - t / (1 + t * t)) * std::tanh(t) + std::exp(-t) * std::sqrt(t * t + 1) -
-                 std::abs(t);
+      double r = (3 * t * t - t / (1 + t * t)) * std::tanh(t) +
+                 std::exp(-t) * std::sqrt(t * t + 1) - std::abs(t);
       r += t - 1.0;
       r -= 2.0 - t;
       r *= 0.5;

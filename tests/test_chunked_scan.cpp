@@ -116,7 +116,9 @@ template <class Op>
 class ChunkedScanTest : public ::testing::Test {};
 TYPED_TEST_SUITE(ChunkedScanTest, ElementTypes, ElementNames);
 
-int dim_for(Kind k) { return (k == Kind::AffineDense || k == Kind::KalmanDense) ? 3 : 2; }
+int dim_for(Kind k) {
+  return (k == Kind::AffineDense || k == Kind::KalmanDense) ? 3 : 2;
+}
 
 TYPED_TEST(ChunkedScanTest, MatchesSequentialFold) {
   using Op = TypeParam;
@@ -182,9 +184,9 @@ TYPED_TEST(ChunkedScanTest, EmptySequence) {
   ungulate::scan::ChunkedScan<Op> scan(op, 2, 0, 16, 0);
   EXPECT_EQ(double(scan.reduce_chunks(ReadElements<S>{none, 0, 0}, Direction::Forward)), 0.0);
   scan.scan_chunks();
-  EXPECT_EQ(double(scan.finish(ReadElements<S>{none, 0, 0}, WriteStates<S>{out, 0},
-                               Direction::Forward)),
-            0.0);
+  EXPECT_EQ(
+      double(scan.finish(ReadElements<S>{none, 0, 0}, WriteStates<S>{out, 0}, Direction::Forward)),
+      0.0);
 }
 
 /// Runs one slice [t0, t1) of p as its own ChunkedScan, with an optional carry-in, and

@@ -51,8 +51,8 @@ Run<S> solve(const Problem<S>& p, const ungulate::SolverOptions& o,
 }
 
 /// max over (b, t <= last, i) of |a - b|: the error on the first `last + 1` steps.
-double prefix_error(const std::vector<double>& a, const std::vector<double>& b, int B, int T,
-                    int D, int last) {
+double prefix_error(const std::vector<double>& a, const std::vector<double>& b, int B, int T, int D,
+                    int last) {
   double m = 0;
   for (int bb = 0; bb < B; ++bb)
     for (int t = 0; t <= last && t < T; ++t)
@@ -204,8 +204,7 @@ TYPED_TEST(Convergence, HistoryRecordsEveryIteration) {
     EXPECT_LE(h.back().update_norm, tol) << where;
     EXPECT_EQ(full.result.final_update, h.back().update_norm) << where;
     EXPECT_LT(full.result.final_residual, 10 * tol) << where;
-    EXPECT_NEAR(full.result.final_residual, host_residual(p, full.states), rounding<S>())
-        << where;
+    EXPECT_NEAR(full.result.final_residual, host_residual(p, full.states), rounding<S>()) << where;
     // Replay the first iterations one at a time: record k's residual is that of iterate k-1
     // (iterate 0 = zeros), its update norm is |iterate k - iterate k-1|.
     std::vector<double> prev(full.states.size(), 0.0);
@@ -214,7 +213,8 @@ TYPED_TEST(Convergence, HistoryRecordsEveryIteration) {
     for (int k = 1; k <= std::min<int>(4, int(h.size())); ++k) {
       step.max_iterations = k;
       const auto r = solve(p, step);
-      EXPECT_NEAR(h[k - 1].residual, host_residual(p, prev), 10 * rounding<S>() * (1 + h[k - 1].residual))
+      EXPECT_NEAR(h[k - 1].residual, host_residual(p, prev),
+                  10 * rounding<S>() * (1 + h[k - 1].residual))
           << where << " k=" << k;
       EXPECT_NEAR(h[k - 1].update_norm, max_abs_diff(r.states, prev),
                   10 * rounding<S>() * (1 + h[k - 1].update_norm))
@@ -264,7 +264,7 @@ TYPED_TEST(Convergence, WarmStart) {
   const int L = (T + C - 1) / C;
   for (int b = 0; b < p.B; ++b)
     for (int t = 0; t < T; ++t) {
-      const double* h = t == 0 ? &p.hs0[std::size_t(b) * p.D]
+      const double* h = t == 0       ? &p.hs0[std::size_t(b) * p.D]
                         : t % L == 0 ? zero.data()
                                      : &ref[(std::size_t(b) * T + t - 1) * p.D];
       g.evaluate(h, &p.hx[(std::size_t(b) * T + t) * p.I], &ref[(std::size_t(b) * T + t) * p.D]);

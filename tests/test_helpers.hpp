@@ -154,12 +154,10 @@ struct Variant {
 inline std::vector<Variant> all_variants() {
   using ungulate::KalmanEstimate;
   using ungulate::Method;
-  return {{Method::QuasiDeer, KalmanEstimate::Smoother},
-          {Method::Deer, KalmanEstimate::Smoother},
-          {Method::Elk, KalmanEstimate::Filter},
-          {Method::Elk, KalmanEstimate::Smoother},
-          {Method::QuasiElk, KalmanEstimate::Filter},
-          {Method::QuasiElk, KalmanEstimate::Smoother}};
+  return {
+      {Method::QuasiDeer, KalmanEstimate::Smoother}, {Method::Deer, KalmanEstimate::Smoother},
+      {Method::Elk, KalmanEstimate::Filter},         {Method::Elk, KalmanEstimate::Smoother},
+      {Method::QuasiElk, KalmanEstimate::Filter},    {Method::QuasiElk, KalmanEstimate::Smoother}};
 }
 
 // ---- small dense linear algebra on the host, double precision, row-major ----------------
@@ -298,8 +296,7 @@ struct HostGru {
 
 /// s_t = f(s_{t-1}, x_t) on the host in double: x (B, T, I), s0 (B, D) -> (B, T, D).
 template <class Cell>
-std::vector<double> host_sequential(const Cell& cell, int B, int T,
-                                    const std::vector<double>& x,
+std::vector<double> host_sequential(const Cell& cell, int B, int T, const std::vector<double>& x,
                                     const std::vector<double>& s0) {
   const int D = cell.D, I = cell.I;
   std::vector<double> s(std::size_t(B) * T * D);
@@ -344,12 +341,12 @@ template <class S>
 TanhRnn<S> make_tanh_rnn(int hidden, int inputs, std::uint64_t seed, double gain = 0.9) {
   Rng rng(seed);
   TanhRnn<S> cell;
-  cell.W = make_view2<S>("W", hidden, hidden,
-                         normal_vector(std::size_t(hidden) * hidden, rng,
-                                       gain / std::sqrt(double(hidden))));
-  cell.U = make_view2<S>("U", hidden, inputs,
-                         normal_vector(std::size_t(hidden) * inputs, rng,
-                                       1.0 / std::sqrt(double(inputs))));
+  cell.W = make_view2<S>(
+      "W", hidden, hidden,
+      normal_vector(std::size_t(hidden) * hidden, rng, gain / std::sqrt(double(hidden))));
+  cell.U = make_view2<S>(
+      "U", hidden, inputs,
+      normal_vector(std::size_t(hidden) * inputs, rng, 1.0 / std::sqrt(double(inputs))));
   cell.c = View1<S>("c", hidden);
   from_vector(cell.c, normal_vector(hidden, rng, 0.3));
   return cell;

@@ -3,9 +3,9 @@
 //
 // One ELK iteration from an iterate s^(0) solves the linear-Gaussian model
 //   s_t = F_t s_{t-1} + u_t + N(0, I),   y_t = s_t + N(0, I / lambda),   s_0 known,
-// with F_t = df/dh(s^(0)_{t-1}) (its diagonal for quasi-ELK), u_t = f(s^(0)_{t-1}) - F_t s^(0)_{t-1},
-// step 1 exact (F_1 = 0, u_1 = f(s_0)) and y_t = s^(0)_t.  The filter mean is the reference
-// code's step, the smoother mean the exact minimiser of the ELK objective.
+// with F_t = df/dh(s^(0)_{t-1}) (its diagonal for quasi-ELK), u_t = f(s^(0)_{t-1}) - F_t
+// s^(0)_{t-1}, step 1 exact (F_1 = 0, u_1 = f(s_0)) and y_t = s^(0)_t.  The filter mean is the
+// reference code's step, the smoother mean the exact minimiser of the ELK objective.
 #include "test_helpers.hpp"
 
 namespace {
@@ -205,8 +205,8 @@ TYPED_TEST(Kalman, OneElkStepEqualsSequentialFilterAndSmoother) {
               ASSERT_EQ(r.history.size(), 1u);
               const Vec got = to_vector(states);
               for (int b = 0; b < B; ++b) {
-                const auto M = linearise(g, T, c.hx, c.hs0, c.hiterate, b,
-                                         method == Method::QuasiElk, lambda);
+                const auto M =
+                    linearise(g, T, c.hx, c.hs0, c.hiterate, b, method == Method::QuasiElk, lambda);
                 const auto f = kalman_filter(M);
                 const Vec ref = flatten(est == KalmanEstimate::Filter ? f.m : rts_smoother(M, f));
                 const Vec mine = flatten(rows_of(got, b, T, D));
@@ -240,9 +240,8 @@ void check_filter_and_smoother_elements(const Case<S>& c, int chunks) {
   View3<S> mean("mean", B, T, D), cov("cov", B, T, n);
   const double residual = double(kscan.reduce_chunks(gen, ungulate::Direction::Forward));
   kscan.scan_chunks();
-  const double max_mean =
-      double(kscan.finish(gen, sv::StoreFiltered<KalmanOp, Memory>{kop, mean, cov},
-                          ungulate::Direction::Forward));
+  const double max_mean = double(kscan.finish(
+      gen, sv::StoreFiltered<KalmanOp, Memory>{kop, mean, cov}, ungulate::Direction::Forward));
 
   using SGen = sv::SmootherElements<Cell, Structure, Memory>;
   const SGen sgen{c.gru, c.x, c.iterate, mean, cov, boundary, D, T};
@@ -281,12 +280,15 @@ void check_filter_and_smoother_elements(const Case<S>& c, int chunks) {
     EXPECT_LT(scaled_diff(flatten(rows_of(hs, b, T, D)), flatten(sm)), kalman_tol<S>())
         << "smoothed mean, " << where;
     for (int t = 0; t < T; ++t) {
-      const double* h = t == 0 ? &c.hs0[std::size_t(b) * D] : &c.hiterate[(std::size_t(b) * T + t - 1) * D];
+      const double* h =
+          t == 0 ? &c.hs0[std::size_t(b) * D] : &c.hiterate[(std::size_t(b) * T + t - 1) * D];
       g.evaluate(h, &c.hx[(std::size_t(b) * T + t) * c.I], f.data());
       for (int i = 0; i < D; ++i) {
-        ref_residual = std::max(ref_residual, std::abs(c.hiterate[(std::size_t(b) * T + t) * D + i] - f[i]));
+        ref_residual =
+            std::max(ref_residual, std::abs(c.hiterate[(std::size_t(b) * T + t) * D + i] - f[i]));
         ref_max_mean = std::max(ref_max_mean, std::abs(fl.m[t][i]));
-        ref_update = std::max(ref_update, std::abs(sm[t][i] - c.hiterate[(std::size_t(b) * T + t) * D + i]));
+        ref_update =
+            std::max(ref_update, std::abs(sm[t][i] - c.hiterate[(std::size_t(b) * T + t) * D + i]));
       }
     }
   }
@@ -336,8 +338,8 @@ TEST(KalmanObjective, SmootherMinimisesElkObjective) {
             by_estimate[est == KalmanEstimate::Smoother] = to_vector(states);
           }
           for (int b = 0; b < B; ++b) {
-            const auto M = linearise(g, T, c.hx, c.hs0, c.hiterate, b, method == Method::QuasiElk,
-                                     lambda);
+            const auto M =
+                linearise(g, T, c.hx, c.hs0, c.hiterate, b, method == Method::QuasiElk, lambda);
             const auto filt = rows_of(by_estimate[0], b, T, D);
             const auto smooth = rows_of(by_estimate[1], b, T, D);
             const double Ls = objective(M, smooth), Lf = objective(M, filt);

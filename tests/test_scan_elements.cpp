@@ -94,7 +94,8 @@ ProbeResult<Op> run_probe(int D, int n, std::uint64_t seed) {
   View2<S> in = make_view2<S>("in", n, 4 * r.es, r.in);
   View2<S> out("out", n, NUM_SLOTS * r.es + 5 * r.ss);
   View2<S> scratch("scratch", n, op.scratch_size() + 1);
-  Kokkos::parallel_for("probe", Kokkos::RangePolicy<>(0, n), ElementProbe<Op>{op, in, out, scratch});
+  Kokkos::parallel_for("probe", Kokkos::RangePolicy<>(0, n),
+                       ElementProbe<Op>{op, in, out, scratch});
   Kokkos::fence();
   r.out = to_vector(out);
   return r;

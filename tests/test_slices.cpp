@@ -61,8 +61,8 @@ struct Slice {
 
 template <class S>
 Slice<S> make_slice(const Data<S>& d, int t0, int t1) {
-  Slice<S> s{t0, t1, slice<S>(d.x, d.B, d.T, d.I, t0, t1), slice<S>(d.y, d.B, d.T, d.D, t0, t1),
-             {}, {}, {}};
+  Slice<S> s{t0, t1, slice<S>(d.x, d.B, d.T, d.I, t0, t1), slice<S>(d.y, d.B, d.T, d.D, t0, t1), {},
+             {}, {}};
   s.s0_or_halo = t0 == 0 ? make_view2<S>("s0", d.B, d.D, d.s0) : row<S>(d.y, d.B, d.T, d.D, t0 - 1);
   s.boundary.previous = s.s0_or_halo;
   s.boundary.starts_sequence = t0 == 0;
@@ -100,7 +100,7 @@ StepResult step(const Data<S>& d, const std::vector<int>& cuts, double lambda, i
   StepResult out;
   std::vector<std::vector<double>> affine(P), mean(P), cov(P), smoothed(P);
   std::vector<View3<S>> dmean(P), dcov(P);
-  View2<S> carry;   // prefix of everything before the current slice (forward)
+  View2<S> carry;  // prefix of everything before the current slice (forward)
   View2<S> kcarry;
   for (std::size_t k = 0; k < P; ++k) {
     const auto& s = slices[k];

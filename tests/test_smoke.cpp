@@ -19,8 +19,11 @@ TEST(Smoke, QuasiDeerMatchesSequential) {
       auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
       auto hr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ref);
       double err = 0;
-      for (size_t i = 0; i < h.size(); ++i) err = std::max(err, std::abs(h.data()[i] - hr.data()[i]));
-      std::printf("%s %s it=%d res=%g err=%g\n", ungulate::to_string(m), est == ungulate::KalmanEstimate::Filter ? "filter" : "smoother", r.iterations, r.final_residual, err);
+      for (size_t i = 0; i < h.size(); ++i)
+        err = std::max(err, std::abs(h.data()[i] - hr.data()[i]));
+      std::printf("%s %s it=%d res=%g err=%g\n", ungulate::to_string(m),
+                  est == ungulate::KalmanEstimate::Filter ? "filter" : "smoother", r.iterations,
+                  r.final_residual, err);
       EXPECT_EQ(r.status, ungulate::Status::Converged);
       EXPECT_LT(err, 1e-6);
     }

@@ -56,7 +56,9 @@ GruProblem<S> make_gru_problem(int B, int T, int D, int kind, std::uint64_t seed
 
 /// Iteration cap for the comparisons: generous (the methods converge in ~5-25 iterations
 /// here, T + 1 at worst for quasi-DEER), bounded so that a broken solver fails quickly.
-int cap_for(int T) { return std::min(T + 60, 200); }
+int cap_for(int T) {
+  return std::min(T + 60, 200);
+}
 
 template <class S>
 void expect_matches_sequential(const GruProblem<S>& p, const ungulate::SolverOptions& o,
@@ -94,10 +96,9 @@ class SolverVsSequential : public ::testing::TestWithParam<Param> {
           v.apply(o);
           o.max_iterations = cap_for(T);
           expect_matches_sequential(p, o,
-                                    v.name() + " " + scalar_name<S>() + " D=" +
-                                        std::to_string(D) + " T=" + std::to_string(T) +
-                                        " B=" + std::to_string(B) + " kind=" +
-                                        std::to_string(kind));
+                                    v.name() + " " + scalar_name<S>() + " D=" + std::to_string(D) +
+                                        " T=" + std::to_string(T) + " B=" + std::to_string(B) +
+                                        " kind=" + std::to_string(kind));
         }
   }
 };
@@ -119,8 +120,7 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(AllMethods, SolverVsSequential,
                          ::testing::Combine(::testing::Values(Prec::Float, Prec::Double),
-                                            ::testing::Values(1, 3, 8, 16),
-                                            ::testing::Range(0, 6)),
+                                            ::testing::Values(1, 3, 8, 16), ::testing::Range(0, 6)),
                          param_name);
 
 // ---- sequential itself -----------------------------------------------------------------------
@@ -159,9 +159,8 @@ TYPED_TEST(SolverOptionsSweep, EveryInitialisation) {
           o.num_chunks = chunks;
           o.max_iterations = cap_for(T);
           expect_matches_sequential(p, o,
-                                    v.name() + " init=" + ungulate::to_string(init) +
-                                        " chunks=" + std::to_string(chunks) +
-                                        " T=" + std::to_string(T));
+                                    v.name() + " init=" + ungulate::to_string(init) + " chunks=" +
+                                        std::to_string(chunks) + " T=" + std::to_string(T));
         }
   }
 }
@@ -176,9 +175,8 @@ TYPED_TEST(SolverOptionsSweep, ExplicitChunkCountsIncludingMoreThanT) {
         v.apply(o);
         o.num_chunks = chunks;
         o.max_iterations = cap_for(T);
-        expect_matches_sequential(p, o,
-                                  v.name() + " chunks=" + std::to_string(chunks) +
-                                      " T=" + std::to_string(T));
+        expect_matches_sequential(
+            p, o, v.name() + " chunks=" + std::to_string(chunks) + " T=" + std::to_string(T));
       }
   }
 }

@@ -75,8 +75,8 @@ void write_gru_model(H5File& file, const GruWeights& w, DType dtype, const std::
   file.set_attribute(group, "hidden_size", static_cast<long long>(w.hidden));
   file.set_attribute(group, "input_size", static_cast<long long>(w.inputs));
   const std::uint64_t H = std::uint64_t(w.hidden), I = std::uint64_t(w.inputs);
-  const std::vector<std::pair<const char*, std::pair<std::vector<std::uint64_t>,
-                                                     const std::vector<double>*>>>
+  const std::vector<
+      std::pair<const char*, std::pair<std::vector<std::uint64_t>, const std::vector<double>*>>>
       tensors = {{"input_kernel", {{3, H, I}, &w.input_kernel}},
                  {"recurrent_kernel", {{3, H, H}, &w.recurrent_kernel}},
                  {"input_bias", {{3, H}, &w.input_bias}},

@@ -48,21 +48,34 @@ class Handle {
 template <class T>
 hid_t native_type();
 template <>
-hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 template <>
-hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
 template <>
-hid_t native_type<int>() { return H5T_NATIVE_INT; }
+hid_t native_type<int>() {
+  return H5T_NATIVE_INT;
+}
 template <>
-hid_t native_type<long long>() { return H5T_NATIVE_LLONG; }
+hid_t native_type<long long>() {
+  return H5T_NATIVE_LLONG;
+}
 
 hid_t file_type(DType t) {
   switch (t) {
-    case DType::Float32: return H5T_IEEE_F32LE;
-    case DType::Float64: return H5T_IEEE_F64LE;
-    case DType::Int32: return H5T_STD_I32LE;
-    case DType::Int64: return H5T_STD_I64LE;
-    case DType::Other: break;
+    case DType::Float32:
+      return H5T_IEEE_F32LE;
+    case DType::Float64:
+      return H5T_IEEE_F64LE;
+    case DType::Int32:
+      return H5T_STD_I32LE;
+    case DType::Int64:
+      return H5T_STD_I64LE;
+    case DType::Other:
+      break;
   }
   throw Error("unsupported dataset type");
 }
@@ -112,11 +125,16 @@ Handle mpio_access(MPI_Comm comm) {
 
 const char* to_string(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::Other: return "other";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::Other:
+      return "other";
   }
   return "?";
 }
@@ -155,7 +173,9 @@ H5File& H5File::operator=(H5File&& other) noexcept {
   }
   return *this;
 }
-H5File::~H5File() { close(); }
+H5File::~H5File() {
+  close();
+}
 
 void H5File::close() {
   if (id_ >= 0) H5Fclose(hid_t(id_));
@@ -183,8 +203,7 @@ bool H5File::is_group(const std::string& object) const {
 }
 
 void H5File::create_group(const std::string& group) {
-  Handle g(H5Gcreate2(hid_t(id_), group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-           H5Gclose);
+  Handle g(H5Gcreate2(hid_t(id_), group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
   if (!g.valid()) fail(path_, "cannot create group '" + group + "'");
 }
 
@@ -222,8 +241,8 @@ void H5File::create_dataset(const std::string& name, const std::vector<std::uint
                             DType dtype) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
-  Handle d(H5Dcreate2(hid_t(id_), name.c_str(), file_type(dtype), space, H5P_DEFAULT,
-                      H5P_DEFAULT, H5P_DEFAULT),
+  Handle d(H5Dcreate2(hid_t(id_), name.c_str(), file_type(dtype), space, H5P_DEFAULT, H5P_DEFAULT,
+                      H5P_DEFAULT),
            H5Dclose);
   if (!d.valid()) fail(path_, "cannot create dataset '" + name + "'");
 }
@@ -353,8 +372,7 @@ std::string read_string(hid_t attr, const std::string& path, const std::string& 
 }
 }  // namespace
 
-std::string H5File::get_string_attribute(const std::string& object,
-                                         const std::string& name) const {
+std::string H5File::get_string_attribute(const std::string& object, const std::string& name) const {
   Handle attr = open_attribute(hid_t(id_), path_, object, name);
   return read_string(attr, path_, "attribute '" + name + "' on '" + object + "'");
 }
@@ -422,8 +440,8 @@ void commit_file(const std::string& from, const std::string& to, MPI_Comm comm) 
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) rc = std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
   MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
-  if (rc != 0) fail(to, std::string("cannot move the finished output into place: ") +
-                            std::strerror(rc));
+  if (rc != 0)
+    fail(to, std::string("cannot move the finished output into place: ") + std::strerror(rc));
 }
 
 void discard_file(const std::string& path, MPI_Comm comm) {

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ref);
   auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
   double err = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) err = std::fmax(err, std::fabs(a.data()[i] - b.data()[i]));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    err = std::fmax(err, std::fabs(a.data()[i] - b.data()[i]));
   std::printf("ungulate %s: %s in %d iterations, max error %.3g\n", ungulate::version(),
               ungulate::to_string(result.status), result.iterations, err);
   return result.status == ungulate::Status::Converged && err < 1e-6 ? 0 : 1;

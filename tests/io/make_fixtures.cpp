@@ -45,7 +45,9 @@ std::vector<double> recipe_inputs() {
   return x;
 }
 
-std::vector<double> recipe_initial_state() { return {0.1, -0.2, 0.3, 0.05}; }
+std::vector<double> recipe_initial_state() {
+  return {0.1, -0.2, 0.3, 0.05};
+}
 
 // PyTorch GRU, written out independently of cells/gru.hpp.
 std::vector<double> sequential(const Model& m, const std::vector<double>& x,
@@ -90,9 +92,10 @@ void write_model(H5File& f, const Model& m, const std::string& cell = "gru",
   const std::uint64_t h = hidden_override ? hidden_override : H;
   if (skip != "input_kernel") write(f, "/model/input_kernel", {3, H, I}, m.wi, DType::Float32);
   if (skip != "recurrent_kernel") {
-    if (hidden_override) write(f, "/model/recurrent_kernel", {3, h, h},
-                               std::vector<double>(3 * h * h, 0.0));
-    else write(f, "/model/recurrent_kernel", {3, H, H}, m.wh);
+    if (hidden_override)
+      write(f, "/model/recurrent_kernel", {3, h, h}, std::vector<double>(3 * h * h, 0.0));
+    else
+      write(f, "/model/recurrent_kernel", {3, H, H}, m.wh);
   }
   if (skip != "input_bias") write(f, "/model/input_bias", {3, H}, m.bi);
   if (skip != "recurrent_bias") write(f, "/model/recurrent_bias", {3, H}, m.bh);
@@ -121,8 +124,9 @@ int main(int argc, char** argv) {
     write(f, "/inputs", {B, T, I}, x);
     write(f, "/initial_state", {B, H}, s0);
   });
-  make(dir, "recipe_expected.h5",
-       [&](H5File& f) { write(f, "/states", {B, T, H}, sequential(m, x, s0)); });
+  make(dir, "recipe_expected.h5", [&](H5File& f) {
+    write(f, "/states", {B, T, H}, sequential(m, x, s0));
+  });
 
   // Bad inputs.
   std::ofstream(dir + "/not_hdf5.h5") << "this is not an HDF5 file\n";

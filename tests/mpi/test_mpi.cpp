@@ -1,8 +1,8 @@
 // Cross-rank tests, run by CTest under mpirun with 1, 2, 3 and 4 ranks.
 #include <mpi.h>
 
-#include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
+#include <Kokkos_Core.hpp>
 
 #include <cmath>
 #include <random>
@@ -110,7 +110,8 @@ void check_cross_rank_scan(const Op& op, bool kalman, bool dense, Direction dir,
   const auto all = random_elements(op, B, T, kalman, dense, dir, 1234 + T + 7 * B);
 
   // Sequential reference on the host: advance from the identity's state in scan order.
-  std::vector<S> expected(std::size_t(B) * T * SS), id(E), state(SS), scratch(op.scratch_size() + 1);
+  std::vector<S> expected(std::size_t(B) * T * SS), id(E), state(SS),
+      scratch(op.scratch_size() + 1);
   for (int b = 0; b < B; ++b) {
     op.set_identity(id.data());
     op.state_of(id.data(), state.data());
@@ -141,8 +142,8 @@ void check_cross_rank_scan(const Op& op, bool kalman, bool dense, Direction dir,
         scale = std::fmax(scale, std::fabs(ref));
       }
   const double tol = (sizeof(S) == 4 ? 1e-4 : 1e-11) * scale;
-  EXPECT_LE(err, tol) << "rank " << world_rank() << " T=" << T << " B=" << B
-                      << " chunks=" << chunks << (dir == Direction::Forward ? " fwd" : " rev");
+  EXPECT_LE(err, tol) << "rank " << world_rank() << " T=" << T << " B=" << B << " chunks=" << chunks
+                      << (dir == Direction::Forward ? " fwd" : " rev");
 }
 
 template <class S>
@@ -156,14 +157,18 @@ void cross_rank_scans() {
       }
       check_cross_rank_scan(ungulate::scan::KalmanDiagonal<S>{3}, true, false, Direction::Forward,
                             2, T, chunks);
-      check_cross_rank_scan(ungulate::scan::KalmanDense<S>{3}, true, true, Direction::Forward, 2,
-                            T, chunks);
+      check_cross_rank_scan(ungulate::scan::KalmanDense<S>{3}, true, true, Direction::Forward, 2, T,
+                            chunks);
     }
   }
 }
 
-TEST(CrossRankScan, EqualsSequentialCompositionFloat) { cross_rank_scans<float>(); }
-TEST(CrossRankScan, EqualsSequentialCompositionDouble) { cross_rank_scans<double>(); }
+TEST(CrossRankScan, EqualsSequentialCompositionFloat) {
+  cross_rank_scans<float>();
+}
+TEST(CrossRankScan, EqualsSequentialCompositionDouble) {
+  cross_rank_scans<double>();
+}
 
 // ---------------------------------------------------------------------------------------
 // Solvers under P ranks equal the single-rank result and sequential evaluation.
@@ -222,8 +227,9 @@ void solvers_match_single_rank(int hidden, int T, int B) {
     const auto rp = ungulate::solve(gru, x_local, s0, dist, opt, decomp);
     const std::string what = std::string(ungulate::to_string(c.method)) +
                              (c.estimate == ungulate::KalmanEstimate::Smoother ? "/smoother" : "") +
-                             " T=" + std::to_string(T) + " B=" + std::to_string(B) + " D=" +
-                             std::to_string(hidden) + " rank " + std::to_string(world_rank());
+                             " T=" + std::to_string(T) + " B=" + std::to_string(B) +
+                             " D=" + std::to_string(hidden) + " rank " +
+                             std::to_string(world_rank());
     EXPECT_EQ(rp.status, ungulate::Status::Converged) << what;
     // Identical iteration counts and status on every rank.
     int lo = rp.iterations, hi = rp.iterations;

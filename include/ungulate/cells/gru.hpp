@@ -49,8 +49,7 @@ struct GRU {
 
   /// out = f(h, x) and diag = diag(df/dh).
   KOKKOS_INLINE_FUNCTION void evaluate_with_diagonal_jacobian(const Scalar* h, const Scalar* x,
-                                                              Scalar* out,
-                                                              Scalar* diag) const {
+                                                              Scalar* out, Scalar* diag) const {
     const int D = state_size();
     for (int i = 0; i < D; ++i) {
       const Gates<Scalar> g = gates(h, x, i);
@@ -60,8 +59,8 @@ struct GRU {
   }
 
   /// out = f(h, x) and jac = df/dh, row-major D x D.
-  KOKKOS_INLINE_FUNCTION void evaluate_with_jacobian(const Scalar* h, const Scalar* x,
-                                                     Scalar* out, Scalar* jac) const {
+  KOKKOS_INLINE_FUNCTION void evaluate_with_jacobian(const Scalar* h, const Scalar* x, Scalar* out,
+                                                     Scalar* jac) const {
     const int D = state_size();
     for (int i = 0; i < D; ++i) {
       const Gates<Scalar> g = gates(h, x, i);
@@ -113,8 +112,7 @@ struct GRU {
                                                int j) const {
     const Scalar dr = g.r * (Scalar(1) - g.r) * recurrent_kernel(0, i, j);
     const Scalar dz = g.z * (Scalar(1) - g.z) * recurrent_kernel(1, i, j);
-    const Scalar dn =
-        (Scalar(1) - g.n * g.n) * (dr * g.hn + g.r * recurrent_kernel(2, i, j));
+    const Scalar dn = (Scalar(1) - g.n * g.n) * (dr * g.hn + g.r * recurrent_kernel(2, i, j));
     return (Scalar(1) - g.z) * dn + (hi - g.n) * dz + (i == j ? g.z : Scalar(0));
   }
 };

@@ -24,20 +24,22 @@ template <class Cell, class = void>
 struct has_diagonal_jacobian : std::false_type {};
 template <class Cell>
 struct has_diagonal_jacobian<
-    Cell, std::void_t<decltype(std::declval<const Cell&>().evaluate_with_diagonal_jacobian(
-              std::declval<const typename Cell::value_type*>(),
-              std::declval<const typename Cell::value_type*>(),
-              std::declval<typename Cell::value_type*>(),
-              std::declval<typename Cell::value_type*>()))>> : std::true_type {};
+    Cell,
+    std::void_t<decltype(std::declval<const Cell&>().evaluate_with_diagonal_jacobian(
+        std::declval<const typename Cell::value_type*>(),
+        std::declval<const typename Cell::value_type*>(),
+        std::declval<typename Cell::value_type*>(), std::declval<typename Cell::value_type*>()))>>
+    : std::true_type {};
 template <class Cell, class = void>
 struct has_dense_jacobian : std::false_type {};
 template <class Cell>
 struct has_dense_jacobian<
-    Cell, std::void_t<decltype(std::declval<const Cell&>().evaluate_with_jacobian(
-              std::declval<const typename Cell::value_type*>(),
-              std::declval<const typename Cell::value_type*>(),
-              std::declval<typename Cell::value_type*>(),
-              std::declval<typename Cell::value_type*>()))>> : std::true_type {};
+    Cell,
+    std::void_t<decltype(std::declval<const Cell&>().evaluate_with_jacobian(
+        std::declval<const typename Cell::value_type*>(),
+        std::declval<const typename Cell::value_type*>(),
+        std::declval<typename Cell::value_type*>(), std::declval<typename Cell::value_type*>()))>>
+    : std::true_type {};
 }  // namespace detail
 
 /// Jacobians of any cell by forward-mode dual numbers.  Scratch: 4 D scalars.

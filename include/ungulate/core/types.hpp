@@ -23,28 +23,36 @@ enum class Direction { Forward, Reverse };
 
 inline const char* to_string(Method m) {
   switch (m) {
-    case Method::Sequential: return "seq";
-    case Method::Deer: return "deer";
-    case Method::QuasiDeer: return "quasi-deer";
-    case Method::Elk: return "elk";
-    case Method::QuasiElk: return "quasi-elk";
+    case Method::Sequential:
+      return "seq";
+    case Method::Deer:
+      return "deer";
+    case Method::QuasiDeer:
+      return "quasi-deer";
+    case Method::Elk:
+      return "elk";
+    case Method::QuasiElk:
+      return "quasi-elk";
   }
   return "?";
 }
 
 inline const char* to_string(Status s) {
   switch (s) {
-    case Status::Converged: return "converged";
-    case Status::MaxIterations: return "max-iterations";
-    case Status::Diverged: return "diverged";
+    case Status::Converged:
+      return "converged";
+    case Status::MaxIterations:
+      return "max-iterations";
+    case Status::Diverged:
+      return "diverged";
   }
   return "?";
 }
 
 /// Parses a method name as printed by to_string(Method); returns false if unknown.
 inline bool parse_method(const std::string& name, Method& out) {
-  for (Method m : {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk,
-                   Method::QuasiElk}) {
+  for (Method m :
+       {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk, Method::QuasiElk}) {
     if (name == to_string(m)) {
       out = m;
       return true;
@@ -54,6 +62,8 @@ inline bool parse_method(const std::string& name, Method& out) {
 }
 
 /// True for methods that use only the diagonal of the Jacobian.
-inline bool is_quasi(Method m) { return m == Method::QuasiDeer || m == Method::QuasiElk; }
+inline bool is_quasi(Method m) {
+  return m == Method::QuasiDeer || m == Method::QuasiElk;
+}
 
 }  // namespace ungulate

@@ -67,8 +67,8 @@ class MpiTimeDecomposition {
     scan.slice_aggregates(aggregate);
     auto mine = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), aggregate);
     std::vector<Scalar> all(std::size_t(size_) * B * E);
-    detail::check(MPI_Allgather(mine.data(), B * E, detail::mpi_type<Scalar>(), all.data(),
-                                B * E, detail::mpi_type<Scalar>(), comm_),
+    detail::check(MPI_Allgather(mine.data(), B * E, detail::mpi_type<Scalar>(), all.data(), B * E,
+                                detail::mpi_type<Scalar>(), comm_),
                   "MPI_Allgather");
     const bool forward = direction == Direction::Forward;
     const int before = forward ? rank_ : size_ - 1 - rank_;  // slices preceding this one
@@ -99,12 +99,14 @@ class MpiTimeDecomposition {
     auto recv = Kokkos::create_mirror_view(previous);
     using Scalar = typename Boundary::non_const_value_type;
     const int count = int(previous.size());
-    detail::check(MPI_Sendrecv(send.data(), count, detail::mpi_type<Scalar>(), right(), 0,
-                               recv.data(), count, detail::mpi_type<Scalar>(), left(), 0, comm_,
-                               MPI_STATUS_IGNORE),
-                  "MPI_Sendrecv (halo)");
-    if (rank_ == 0) Kokkos::deep_copy(previous, s0);
-    else Kokkos::deep_copy(previous, recv);
+    detail::check(
+        MPI_Sendrecv(send.data(), count, detail::mpi_type<Scalar>(), right(), 0, recv.data(), count,
+                     detail::mpi_type<Scalar>(), left(), 0, comm_, MPI_STATUS_IGNORE),
+        "MPI_Sendrecv (halo)");
+    if (rank_ == 0)
+      Kokkos::deep_copy(previous, s0);
+    else
+      Kokkos::deep_copy(previous, recv);
   }
 
   /// next (B, I) <- the right neighbour's first input (unchanged on the last rank).
@@ -117,10 +119,10 @@ class MpiTimeDecomposition {
     if (local_length_ > 0) copy_step(inputs, 0, first);
     auto send = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), first);
     auto recv = Kokkos::create_mirror_view(next);
-    detail::check(MPI_Sendrecv(send.data(), B * I, detail::mpi_type<Scalar>(), left(), 1,
-                               recv.data(), B * I, detail::mpi_type<Scalar>(), right(), 1, comm_,
-                               MPI_STATUS_IGNORE),
-                  "MPI_Sendrecv (next input)");
+    detail::check(
+        MPI_Sendrecv(send.data(), B * I, detail::mpi_type<Scalar>(), left(), 1, recv.data(), B * I,
+                     detail::mpi_type<Scalar>(), right(), 1, comm_, MPI_STATUS_IGNORE),
+        "MPI_Sendrecv (next input)");
     if (right() != MPI_PROC_NULL) Kokkos::deep_copy(next, recv);
   }
 
@@ -133,8 +135,8 @@ class MpiTimeDecomposition {
     }
     using Scalar = typename Boundary::non_const_value_type;
     auto recv = Kokkos::create_mirror_view(previous);
-    detail::check(MPI_Recv(recv.data(), int(previous.size()), detail::mpi_type<Scalar>(), left(),
-                           2, comm_, MPI_STATUS_IGNORE),
+    detail::check(MPI_Recv(recv.data(), int(previous.size()), detail::mpi_type<Scalar>(), left(), 2,
+                           comm_, MPI_STATUS_IGNORE),
                   "MPI_Recv (sequential hand-over)");
     Kokkos::deep_copy(previous, recv);
   }
@@ -144,9 +146,9 @@ class MpiTimeDecomposition {
     if (right() == MPI_PROC_NULL) return;
     using Scalar = typename Boundary::non_const_value_type;
     auto send = last_state(states, previous);
-    detail::check(MPI_Send(send.data(), int(previous.size()), detail::mpi_type<Scalar>(), right(),
-                           2, comm_),
-                  "MPI_Send (sequential hand-over)");
+    detail::check(
+        MPI_Send(send.data(), int(previous.size()), detail::mpi_type<Scalar>(), right(), 2, comm_),
+        "MPI_Send (sequential hand-over)");
   }
 
   double max_all(double x) const {
@@ -166,8 +168,10 @@ class MpiTimeDecomposition {
     using Scalar = typename Boundary::non_const_value_type;
     Kokkos::View<Scalar**, Kokkos::LayoutRight, typename Boundary::memory_space> last(
         "ungulate::last_state", previous.extent(0), previous.extent(1));
-    if (local_length_ > 0) copy_step(states, int(local_length_ - 1), last);
-    else Kokkos::deep_copy(last, previous);
+    if (local_length_ > 0)
+      copy_step(states, int(local_length_ - 1), last);
+    else
+      Kokkos::deep_copy(last, previous);
     return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), last);
   }
 

@@ -2,9 +2,9 @@
 // Device-callable kernels on small dense row-major n x n matrices held in contiguous memory.
 // Matrix products go through Kokkos Kernels' batched SerialGemm; the LU solve is our own
 // because SerialLU does not pivot and the Kalman combine needs a robust (I + C J)^-1.
-#include <Kokkos_Core.hpp>
 #include <KokkosBatched_Gemm_Decl.hpp>
 #include <KokkosBatched_Gemm_Serial_Impl.hpp>
+#include <Kokkos_Core.hpp>
 
 #include <type_traits>
 
@@ -55,7 +55,6 @@ KOKKOS_INLINE_FUNCTION void gemv(int n, T alpha, const T* A, const T* x, T beta,
     y[i] = alpha * acc + (beta == T(0) ? T(0) : beta * y[i]);
   }
 }
-
 
 template <class T>
 KOKKOS_INLINE_FUNCTION void set_identity(int n, T* M) {

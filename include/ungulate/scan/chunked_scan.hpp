@@ -47,15 +47,14 @@ class ChunkedScan {
     if (batch < 0 || length < 0) throw std::invalid_argument("ChunkedScan: negative size");
     chunks_ = layout_.chunks;
     const int es = op.element_size();
-    // Per work item: element, two running aggregates, state, combine scratch, generator's.
-    gen_offset_ = 3 * es + op.state_size() + op.scratch_size();
-    scratch_stride_ = gen_offset_ + generator_scratch;
-    aggregates_ = ElementBuffer(Kokkos::view_alloc("ungulate::chunk_aggregates",
-                                                   Kokkos::WithoutInitializing),
-                                batch, chunks_, es);
-    workspace_ = SliceBuffer(
-        Kokkos::view_alloc("ungulate::scan_workspace", Kokkos::WithoutInitializing),
-        std::size_t(batch) * chunks_, scratch_stride_);
+    aggregates_ =
+        ElementBuffer(Kokkos::view_alloc("ungulate::chunk_aggregates", Kokkos::WithoutInitializing),
+                      batch, chunks_, es);
+    const int row = 3 * es + op.state_size() + op.scratch_size() + generator_scratch;
+    scratch_ = Scratch{
+        SliceBuffer(Kokkos::view_alloc("ungulate::scan_workspace", Kokkos::WithoutInitializing),
+                    std::size_t(batch) * chunks_, row),
+        es, op.state_size(), op.scratch_size()};
   }
 
   int batch() const { return batch_; }
@@ -68,36 +67,28 @@ class ChunkedScan {
   template <class Generator>
   Scalar reduce_chunks(const Generator& gen, Direction dir) {
     const Element op = op_;
-    const int C = chunks_, T = layout_.length;
-    const ChunkLayout layout = layout_;
-    const bool reverse = dir == Direction::Reverse;
+    const int C = chunks_;
+    const Order order{layout_, dir == Direction::Reverse};
+    const Scratch scratch = scratch_;
     auto aggregates = aggregates_;
-    auto ws = workspace_;
-    const int es = op.element_size();
-    const int gen_offset = gen_offset_;
     Scalar result = Scalar(0);
     Kokkos::parallel_reduce(
-        "ungulate::scan::reduce_chunks",
-        Kokkos::RangePolicy<ExecSpace>(0, batch_ * C),
+        "ungulate::scan::reduce_chunks", Kokkos::RangePolicy<ExecSpace>(0, batch_ * C),
         KOKKOS_LAMBDA(const int item, Scalar& max_value) {
           const int b = item / C, c = item % C;
-          Scalar* s = &ws(item, 0);
-          Scalar* element = s;
-          Scalar* acc = s + es;
-          Scalar* next = s + 2 * es;
-          Scalar* cscratch = s + 3 * es + op.state_size();
-          Scalar* gscratch = s + gen_offset;
-          const int k0 = layout.begin(c), k1 = layout.end(c);
+          Scalar* element = scratch.element(item);
+          Scalar* acc = scratch.accumulator(item);
+          Scalar* next = scratch.accumulator2(item);
           op.set_identity(acc);
-          for (int k = k0; k < k1; ++k) {
-            gen(b, reverse ? T - 1 - k : k, element, gscratch, max_value);
-            op.combine(acc, element, next, cscratch);
+          for (int k = order.layout.begin(c); k < order.layout.end(c); ++k) {
+            gen(b, order.time(k), element, scratch.generator(item), max_value);
+            op.combine(acc, element, next, scratch.combine(item));
             Scalar* tmp = acc;
             acc = next;
             next = tmp;
           }
           Scalar* out = &aggregates(b, c, 0);
-          for (int i = 0; i < es; ++i) out[i] = acc[i];
+          for (int i = 0; i < scratch.element_size; ++i) out[i] = acc[i];
         },
         Kokkos::Max<Scalar>(result));
     return result > Scalar(0) ? result : Scalar(0);  // an empty range reduces to lowest()
@@ -105,9 +96,7 @@ class ChunkedScan {
 
   /// The aggregate of each sequence's whole slice (after reduce_chunks): what a rank
   /// contributes to the cross-rank scan.  out has shape (batch, element_size).
-  void slice_aggregates(const SliceBuffer& out) {
-    fold_aggregates(out, SliceBuffer(), false);
-  }
+  void slice_aggregates(const SliceBuffer& out) { fold_aggregates(out, SliceBuffer(), false); }
 
   /// Pass 2: turns the chunk aggregates into exclusive carry-ins.  carry_in (batch,
   /// element_size) is the prefix of everything before this slice; empty means identity.
@@ -120,30 +109,23 @@ class ChunkedScan {
   template <class Generator, class Sink>
   Scalar finish(const Generator& gen, const Sink& sink, Direction dir) {
     const Element op = op_;
-    const int C = chunks_, T = layout_.length;
-    const ChunkLayout layout = layout_;
-    const bool reverse = dir == Direction::Reverse;
+    const int C = chunks_;
+    const Order order{layout_, dir == Direction::Reverse};
+    const Scratch scratch = scratch_;
     auto aggregates = aggregates_;
-    auto ws = workspace_;
-    const int es = op.element_size();
-    const int gen_offset = gen_offset_;
     Scalar result = Scalar(0);
     Kokkos::parallel_reduce(
         "ungulate::scan::finish", Kokkos::RangePolicy<ExecSpace>(0, batch_ * C),
         KOKKOS_LAMBDA(const int item, Scalar& max_value) {
           const int b = item / C, c = item % C;
-          Scalar* s = &ws(item, 0);
-          Scalar* element = s;
-          Scalar* state = s + 3 * es;
-          Scalar* cscratch = state + op.state_size();
-          Scalar* gscratch = s + gen_offset;
+          Scalar* element = scratch.element(item);
+          Scalar* state = scratch.state(item);
           op.state_of(&aggregates(b, c, 0), state);
-          const int k0 = layout.begin(c), k1 = layout.end(c);
           Scalar unused = Scalar(0);
-          for (int k = k0; k < k1; ++k) {
-            const int t = reverse ? T - 1 - k : k;
-            gen(b, t, element, gscratch, unused);
-            op.advance(state, element, cscratch);
+          for (int k = order.layout.begin(c); k < order.layout.end(c); ++k) {
+            const int t = order.time(k);
+            gen(b, t, element, scratch.generator(item), unused);
+            op.advance(state, element, scratch.combine(item));
             sink(b, t, state, max_value);
           }
         },
@@ -152,23 +134,54 @@ class ChunkedScan {
   }
 
  private:
+  // Scan order within a sequence: logical index k -> physical time t.
+  struct Order {
+    ChunkLayout layout;
+    bool reverse;
+    KOKKOS_INLINE_FUNCTION int time(int k) const { return reverse ? layout.length - 1 - k : k; }
+  };
+
+  // Per-work-item scratch row: [element | accumulator | accumulator2 | state | combine
+  // scratch | generator scratch]; offsets taken from the row start so that an empty trailing
+  // part never indexes past the View's extent.
+  struct Scratch {
+    SliceBuffer rows;
+    int element_size, state_size, combine_size;
+    KOKKOS_INLINE_FUNCTION Scalar* element(int item) const { return &rows(item, 0); }
+    KOKKOS_INLINE_FUNCTION Scalar* accumulator(int item) const {
+      return &rows(item, 0) + (element_size);
+    }
+    KOKKOS_INLINE_FUNCTION Scalar* accumulator2(int item) const {
+      return &rows(item, 0) + (2 * element_size);
+    }
+    KOKKOS_INLINE_FUNCTION Scalar* state(int item) const {
+      return &rows(item, 0) + (3 * element_size);
+    }
+    KOKKOS_INLINE_FUNCTION Scalar* combine(int item) const {
+      return &rows(item, 0) + (3 * element_size + state_size);
+    }
+    KOKKOS_INLINE_FUNCTION Scalar* generator(int item) const {
+      return &rows(item, 0) + (3 * element_size + state_size + combine_size);
+    }
+  };
+
   // Sequential fold over the chunk aggregates of each sequence (parallel over sequences).
   // With `exclusive`, each aggregate is replaced by the prefix before it (the carry-in).
   void fold_aggregates(const SliceBuffer& total, const SliceBuffer& carry_in, bool exclusive) {
     const Element op = op_;
     const int C = chunks_;
     auto aggregates = aggregates_;
-    auto ws = workspace_;
+    const Scratch scratch = scratch_;
     const int es = op.element_size();
     const bool has_carry = carry_in.extent(0) > 0;
     const bool want_total = total.extent(0) > 0;
     Kokkos::parallel_for(
         "ungulate::scan::fold_aggregates", Kokkos::RangePolicy<ExecSpace>(0, batch_),
         KOKKOS_LAMBDA(const int b) {
-          Scalar* s = &ws(std::size_t(b) * C, 0);
-          Scalar* acc = s;
-          Scalar* next = s + es;
-          Scalar* cscratch = s + 3 * es;
+          const int item = b * C;  // the sequence's first work item lends its scratch
+          Scalar* acc = scratch.accumulator(item);
+          Scalar* next = scratch.accumulator2(item);
+          Scalar* cscratch = scratch.combine(item);
           if (has_carry)
             for (int i = 0; i < es; ++i) acc[i] = carry_in(b, i);
           else
@@ -191,9 +204,8 @@ class ChunkedScan {
   int batch_;
   ChunkLayout layout_;
   int chunks_;
-  int gen_offset_, scratch_stride_;
   ElementBuffer aggregates_;
-  SliceBuffer workspace_;
+  Scratch scratch_;
 };
 
 }  // namespace ungulate::scan

@@ -92,9 +92,7 @@ struct KalmanDense {
   }
 
   KOKKOS_INLINE_FUNCTION const Scalar* mean(const Scalar* state) const { return state; }
-  KOKKOS_INLINE_FUNCTION const Scalar* covariance(const Scalar* state) const {
-    return state + dim;
-  }
+  KOKKOS_INLINE_FUNCTION const Scalar* covariance(const Scalar* state) const { return state + dim; }
 
  private:
   /// M = I + C J, LU-factored in place.

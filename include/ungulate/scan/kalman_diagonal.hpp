@@ -28,8 +28,8 @@ struct KalmanDiagonal {
                                       Scalar* /*scratch*/) const {
     const int D = dim;
     for (int k = 0; k < D; ++k) {
-      const Scalar Ai = first[k], bi = first[D + k], Ci = first[2 * D + k],
-                   Ji = first[3 * D + k], ei = first[4 * D + k];
+      const Scalar Ai = first[k], bi = first[D + k], Ci = first[2 * D + k], Ji = first[3 * D + k],
+                   ei = first[4 * D + k];
       const Scalar Aj = second[k], bj = second[D + k], Cj = second[2 * D + k],
                    Jj = second[3 * D + k], ej = second[4 * D + k];
       const Scalar inv = Scalar(1) / (Scalar(1) + Ci * Jj);
@@ -63,9 +63,7 @@ struct KalmanDiagonal {
   }
 
   KOKKOS_INLINE_FUNCTION const Scalar* mean(const Scalar* state) const { return state; }
-  KOKKOS_INLINE_FUNCTION const Scalar* covariance(const Scalar* state) const {
-    return state + dim;
-  }
+  KOKKOS_INLINE_FUNCTION const Scalar* covariance(const Scalar* state) const { return state + dim; }
 };
 
 }  // namespace ungulate::scan

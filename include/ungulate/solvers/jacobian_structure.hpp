@@ -20,8 +20,8 @@ struct DiagonalJacobian {
   KOKKOS_INLINE_FUNCTION static int size(int D) { return D; }
 
   template <class Cell, class S>
-  KOKKOS_INLINE_FUNCTION static void linearise(const Cell& cell, const S* h, const S* x, S* f,
-                                               S* F, S* scratch) {
+  KOKKOS_INLINE_FUNCTION static void linearise(const Cell& cell, const S* h, const S* x, S* f, S* F,
+                                               S* scratch) {
     cells::CellJacobian<Cell>::diagonal(cell, h, x, f, F, scratch);
   }
   /// y = F v
@@ -35,8 +35,7 @@ struct DiagonalJacobian {
     for (int i = 0; i < D; ++i) out[i] = scale * F[i] * F[i];
   }
   template <class S>
-  KOKKOS_INLINE_FUNCTION static void apply_transpose(int D, S scale, const S* F, const S* v,
-                                                     S* y) {
+  KOKKOS_INLINE_FUNCTION static void apply_transpose(int D, S scale, const S* F, const S* v, S* y) {
     for (int i = 0; i < D; ++i) y[i] = scale * F[i] * v[i];
   }
   template <class S>
@@ -62,8 +61,8 @@ struct DenseJacobian {
   KOKKOS_INLINE_FUNCTION static int size(int D) { return D * D; }
 
   template <class Cell, class S>
-  KOKKOS_INLINE_FUNCTION static void linearise(const Cell& cell, const S* h, const S* x, S* f,
-                                               S* F, S* scratch) {
+  KOKKOS_INLINE_FUNCTION static void linearise(const Cell& cell, const S* h, const S* x, S* f, S* F,
+                                               S* scratch) {
     cells::CellJacobian<Cell>::dense(cell, h, x, f, F, scratch);
   }
   template <class S>
@@ -75,8 +74,7 @@ struct DenseJacobian {
     linalg::gemm<linalg::Trans, linalg::NoTrans>(D, scale, F, F, S(0), out);
   }
   template <class S>
-  KOKKOS_INLINE_FUNCTION static void apply_transpose(int D, S scale, const S* F, const S* v,
-                                                     S* y) {
+  KOKKOS_INLINE_FUNCTION static void apply_transpose(int D, S scale, const S* F, const S* v, S* y) {
     linalg::gemv<linalg::Trans>(D, scale, F, v, S(0), y);
   }
   template <class S>

@@ -17,15 +17,14 @@
 namespace ungulate::solvers {
 
 template <class Structure, class ExecSpace, class Cell, class Decomposition>
-SolveResult newton_solve(
-    const Cell& cell,
-    const Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight,
-                       typename ExecSpace::memory_space>& inputs,
-    const Kokkos::View<const typename Cell::value_type**, Kokkos::LayoutRight,
-                       typename ExecSpace::memory_space>& s0,
-    const Kokkos::View<typename Cell::value_type***, Kokkos::LayoutRight,
-                       typename ExecSpace::memory_space>& states,
-    const SolverOptions& opt, const Decomposition& decomp) {
+SolveResult newton_solve(const Cell& cell,
+                         const Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight,
+                                            typename ExecSpace::memory_space>& inputs,
+                         const Kokkos::View<const typename Cell::value_type**, Kokkos::LayoutRight,
+                                            typename ExecSpace::memory_space>& s0,
+                         const Kokkos::View<typename Cell::value_type***, Kokkos::LayoutRight,
+                                            typename ExecSpace::memory_space>& states,
+                         const SolverOptions& opt, const Decomposition& decomp) {
   using Scalar = typename Cell::value_type;
   using Memory = typename ExecSpace::memory_space;
   using View3 = Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory>;
@@ -43,16 +42,18 @@ SolveResult newton_solve(
   const int max_iter = opt.max_iterations >= 0 ? opt.max_iterations
                        : kalman                ? 1000
                                                : int(std::min<long long>(T_global + 1, 1000));
-  const int chunks =
-      opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
+  const int chunks = opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
 
   SolveResult result;
   result.method = opt.method;
   Kokkos::Timer timer;
 
   switch (opt.init) {
-    case Initialization::Zeros: Kokkos::deep_copy(states, Scalar(0)); break;
-    case Initialization::Given: break;
+    case Initialization::Zeros:
+      Kokkos::deep_copy(states, Scalar(0));
+      break;
+    case Initialization::Given:
+      break;
     case Initialization::Warm:
       evaluate_chunks_from_zero<ExecSpace>(cell, inputs, s0, states, chunks,
                                            decomp.starts_sequence());
@@ -60,8 +61,7 @@ SolveResult newton_solve(
   }
 
   View3 current = states;
-  View3 next(Kokkos::view_alloc("ungulate::next_iterate", Kokkos::WithoutInitializing), B, T,
-             D);
+  View3 next(Kokkos::view_alloc("ungulate::next_iterate", Kokkos::WithoutInitializing), B, T, D);
   View2 previous("ungulate::slice_previous_state", B, D);
   SliceBoundary<Scalar, Memory> boundary;
   boundary.previous = previous;
@@ -74,9 +74,9 @@ SolveResult newton_solve(
   }
   View3 filtered_cov;
   if (smoother)
-    filtered_cov = View3(
-        Kokkos::view_alloc("ungulate::filtered_covariance", Kokkos::WithoutInitializing), B, T,
-        Structure::size(D));
+    filtered_cov =
+        View3(Kokkos::view_alloc("ungulate::filtered_covariance", Kokkos::WithoutInitializing), B,
+              T, Structure::size(D));
 
   using AffineGen = LinearisedElements<Cell, Structure, AffineBuilder<Structure>, Memory>;
   using KalmanGen = LinearisedElements<Cell, Structure, KalmanBuilder<Structure>, Memory>;
@@ -90,8 +90,8 @@ SolveResult newton_solve(
   const int smoother_scratch =
       SmootherGen{cell, inputs, states, states, states, boundary, D, T}.scratch_size();
   const bool need_affine = !kalman || smoother;
-  scan::ChunkedScan<AffineOp, ExecSpace> affine_scan(
-      affine_op, need_affine ? B : 0, T, chunks, kalman ? smoother_scratch : affine_scratch);
+  scan::ChunkedScan<AffineOp, ExecSpace> affine_scan(affine_op, need_affine ? B : 0, T, chunks,
+                                                     kalman ? smoother_scratch : affine_scratch);
   scan::ChunkedScan<KalmanOp, ExecSpace> kalman_scan(kalman_op, kalman ? B : 0, T, chunks,
                                                      kalman_scratch);
 
@@ -115,8 +115,7 @@ SolveResult newton_solve(
     }
     // Filter into `next` (means) and filtered_cov, then smooth `next` in place backwards.
     const Scalar filtered_max = kalman_scan.finish(
-        gen, StoreFiltered<KalmanOp, Memory>{kalman_op, next, filtered_cov},
-        Direction::Forward);
+        gen, StoreFiltered<KalmanOp, Memory>{kalman_op, next, filtered_cov}, Direction::Forward);
     const SmootherGen sgen{cell, inputs, current, next, filtered_cov, boundary, D, T};
     affine_scan.reduce_chunks(sgen, Direction::Reverse);
     decomp.carry_in(affine_scan, Direction::Reverse);

@@ -154,7 +154,7 @@ template <class Element, class MemorySpace>
 struct WriteIterate {
   using Scalar = typename Element::value_type;
   Element op;
-  Kokkos::View<Scalar***, Kokkos::LayoutRight, MemorySpace> next;          // (B, T, D)
+  Kokkos::View<Scalar***, Kokkos::LayoutRight, MemorySpace> next;           // (B, T, D)
   Kokkos::View<const Scalar***, Kokkos::LayoutRight, MemorySpace> current;  // (B, T, D)
 
   KOKKOS_INLINE_FUNCTION void operator()(int b, int t, const Scalar* state,

@@ -18,19 +18,22 @@ enum class Initialization {
 
 inline const char* to_string(Initialization i) {
   switch (i) {
-    case Initialization::Zeros: return "zeros";
-    case Initialization::Given: return "given";
-    case Initialization::Warm: return "warm";
+    case Initialization::Zeros:
+      return "zeros";
+    case Initialization::Given:
+      return "given";
+    case Initialization::Warm:
+      return "warm";
   }
   return "?";
 }
 
 /// One Newton-type iteration, as recorded in SolveResult::history.
 struct IterationRecord {
-  int iteration;        ///< 1-based
-  double residual;      ///< max_t |s_t - f(s_{t-1})| of the iterate this step started from
-  double update_norm;   ///< max_t |s^(i+1)_t - s^(i)_t|
-  double seconds;       ///< wall time since the solve started
+  int iteration;       ///< 1-based
+  double residual;     ///< max_t |s_t - f(s_{t-1})| of the iterate this step started from
+  double update_norm;  ///< max_t |s^(i+1)_t - s^(i)_t|
+  double seconds;      ///< wall time since the solve started
 };
 
 struct SolverOptions {

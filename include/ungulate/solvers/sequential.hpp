@@ -54,8 +54,7 @@ void evaluate_chunks_from_zero(const Cell& cell, const Inputs& inputs, const Ini
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
           class States>
 typename Cell::value_type residual_max(const Cell& cell, const Inputs& inputs,
-                                       const Initial& previous, const States& states,
-                                       int chunks) {
+                                       const Initial& previous, const States& states, int chunks) {
   using Scalar = typename Cell::value_type;
   const scan::ChunkLayout layout(int(states.extent(1)), chunks);
   const int C = layout.chunks, D = cell.state_size();

@@ -85,8 +85,8 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
                                                                       options, decomp);
     case Method::QuasiDeer:
     case Method::QuasiElk:
-      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(
-          cell, inputs, s0, states, options, decomp);
+      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(cell, inputs, s0, states,
+                                                                         options, decomp);
   }
   throw std::invalid_argument("ungulate::solve: unknown method");
 }

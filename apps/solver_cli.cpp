@@ -1,0 +1,33 @@
+#include "solver_cli.hpp"
+
+#include <string>
+
+namespace ungulate::app {
+
+void declare_solver_options(cli::ArgParser& args) {
+  args.option("tol", "X", "tolerance on max|update| (default 1e-4 float, 1e-7 double)");
+  args.option("max-iter", "N", "iteration cap (default: min(T+1, 1000) DEER, 1000 ELK)");
+  args.option("lambda", "L", "ELK trust-region strength (0 = DEER)", "0.01");
+  args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
+  args.option("chunks", "N", "chunks per sequence and rank (default: from the backend)");
+}
+
+void read_solver_options(const cli::ArgParser& args, SolverOptions& opt) {
+  if (args.has("tol")) {
+    opt.tolerance = args.get_double("tol");
+    if (!(opt.tolerance > 0)) throw cli::UsageError("--tol must be > 0");
+  }
+  if (args.has("max-iter")) opt.max_iterations = int(args.get_int("max-iter", 0, 1 << 30));
+  opt.lambda = args.get_double("lambda");
+  if (opt.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
+  const std::string est = args.get("elk-estimate");
+  if (est == "smoother")
+    opt.elk_estimate = KalmanEstimate::Smoother;
+  else if (est == "filter")
+    opt.elk_estimate = KalmanEstimate::Filter;
+  else
+    throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
+  if (args.has("chunks")) opt.num_chunks = int(args.get_int("chunks", 1, 1 << 30));
+}
+
+}  // namespace ungulate::app
