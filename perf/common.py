@@ -47,7 +47,7 @@ def median_results(exe, args, repeats, ranks=1):
         for key in ("seconds", "seconds_per_iteration"):
             merged[key] = statistics.median(r[key] for r in rows)
         merged["iterations"] = statistics.median(r["iterations"] for r in rows)
-        merged["max_abs_error_vs_sequential"] = max(r["max_abs_error_vs_sequential"] or 0
-                                                    for r in rows)
+        errors = [r["max_abs_error_vs_sequential"] for r in rows]
+        merged["max_abs_error_vs_sequential"] = (None if None in errors else max(errors))
         out[method] = merged
     return runs[0]["config"], out

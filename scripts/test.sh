@@ -14,6 +14,6 @@ if [ "${UNGULATE_SKIP_SANITIZE:-0}" != "1" ]; then
         -DUNGULATE_ENABLE_APPS=ON
   # Only what the "sanitize" subset runs: the program, the MPI tests and the quick unit tests.
   cmake --build build-sanitize -j"$JOBS" --target ungulate_app test_mpi make_fixtures \
-        test_scan_elements test_chunked_scan test_kalman test_cells test_options test_divergence
+        test_scan_elements test_chunked_scan test_kalman
   ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize --output-on-failure -j"$JOBS" -L sanitize
 fi
