@@ -87,8 +87,10 @@ def plot(rows, path):
         ax.set_xticklabels([str(p) for p in P])
         ax.set_xlabel("MPI ranks P")
         ax.set_ylabel("seconds")
-        T = ", ".join(sorted({f"{r['length']:.0e}" for r in rs}))
-        ax.set_title(f"{study} scaling (T = {T})")
+        if study == "strong":
+            ax.set_title(f"strong scaling (T = {rs[0]['length']:.0e})")
+        else:
+            ax.set_title(f"weak scaling (T = {rs[0]['length'] // rs[0]['ranks']:.1e} x P)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
