@@ -12,12 +12,6 @@
 namespace ungulate::app {
 namespace {
 
-std::string shape_string(const std::vector<std::uint64_t>& s) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + ")";
-}
-
 void print_attributes(const io::H5File& f, const std::string& object, int indent) {
   for (const auto& [name, value] : f.attributes(object))
     std::printf("%*s@%s = %s\n", indent, "", name.c_str(), value.c_str());
@@ -33,7 +27,7 @@ void print_tree(const io::H5File& f, const std::string& group, int indent) {
     } else {
       const io::DatasetInfo info = f.describe(path);
       std::printf("%*s%s  %s %s\n", indent, "", name.c_str(), info.dtype_name.c_str(),
-                  shape_string(info.shape).c_str());
+                  io::shape_string(info.shape).c_str());
       print_attributes(f, path, indent + 4);
     }
   }
@@ -46,7 +40,8 @@ std::string kind_of(const io::H5File& f) {
                                                          : "unknown cell";
     parts.push_back("model (" + cell + ")");
   }
-  if (f.exists("/inputs")) parts.push_back("inputs " + shape_string(f.describe("/inputs").shape));
+  if (f.exists("/inputs"))
+    parts.push_back("inputs " + io::shape_string(f.describe("/inputs").shape));
   if (f.exists("/states")) {
     std::string what =
         f.has_attribute("/", "kind") ? f.get_string_attribute("/", "kind") : "states";
@@ -54,7 +49,7 @@ std::string kind_of(const io::H5File& f) {
     if (f.has_attribute("/", "method")) what += ", method " + f.get_string_attribute("/", "method");
     if (f.has_attribute("/", "iterations"))
       what += ", " + std::to_string(f.get_int_attribute("/", "iterations")) + " iterations";
-    parts.push_back(what + " " + shape_string(f.describe("/states").shape));
+    parts.push_back(what + " " + io::shape_string(f.describe("/states").shape));
   }
   std::string out;
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
@@ -115,8 +110,8 @@ int compare_command(int argc, char** argv, int first) {
   const io::H5File b = io::H5File::open(files[1], MPI_COMM_SELF);
   const io::DatasetInfo ia = a.describe(name), ib = b.describe(name);
   if (ia.shape != ib.shape)
-    throw io::Error("'" + name + "' has shape " + shape_string(ia.shape) + " in " + files[0] +
-                    " but " + shape_string(ib.shape) + " in " + files[1]);
+    throw io::Error("'" + name + "' has shape " + io::shape_string(ia.shape) + " in " + files[0] +
+                    " but " + io::shape_string(ib.shape) + " in " + files[1]);
   std::size_t n = 1;
   for (auto d : ia.shape) n *= d;
   std::vector<double> va(n), vb(n);

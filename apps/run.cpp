@@ -37,23 +37,6 @@ struct Problem {
 
 using Shape = std::vector<std::uint64_t>;
 
-std::string shape_string(const Shape& s) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + ")";
-}
-
-// A (B, T, D) float dataset of `file` that must match `expected`.
-void expect_states(const io::H5File& file, const std::string& name, const Shape& expected) {
-  const io::DatasetInfo info = file.describe(name);
-  if (info.shape != expected)
-    throw io::Error(file.path() + ": dataset '" + name + "' has shape " + shape_string(info.shape) +
-                    ", expected " + shape_string(expected));
-  if (info.dtype != io::DType::Float32 && info.dtype != io::DType::Float64)
-    throw io::Error(file.path() + ": dataset '" + name + "' has unsupported dtype " +
-                    info.dtype_name + " (expected float32 or float64)");
-}
-
 std::vector<IterationRecord> read_history(const io::H5File& file) {
   std::vector<IterationRecord> out;
   if (!file.exists("/convergence/iteration")) return out;
@@ -99,13 +82,10 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
   const io::H5File model = io::H5File::open(cfg.model, world.comm);
   p.weights = io::read_gru_model(model);
   const io::H5File in = io::H5File::open(cfg.input, world.comm);
-  const io::DatasetInfo x = in.describe("/inputs");
+  const io::DatasetInfo x = in.describe_float("/inputs");
   if (x.shape.size() != 3)
-    throw io::Error(cfg.input + ": dataset '/inputs' has shape " + shape_string(x.shape) +
+    throw io::Error(cfg.input + ": dataset '/inputs' has shape " + io::shape_string(x.shape) +
                     ", expected (batch, time, input_size)");
-  if (x.dtype != io::DType::Float32 && x.dtype != io::DType::Float64)
-    throw io::Error(cfg.input + ": dataset '/inputs' has unsupported dtype " + x.dtype_name +
-                    " (expected float32 or float64)");
   p.batch = x.shape[0];
   p.length = x.shape[1];
   p.inputs = x.shape[2];
@@ -119,20 +99,15 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
                     std::to_string(p.weights.inputs));
   const Shape states = {p.batch, p.length, std::uint64_t(p.weights.hidden)};
   p.has_initial_state = in.exists("/initial_state");
-  if (p.has_initial_state) {
-    const io::DatasetInfo s0 = in.describe("/initial_state");
-    const Shape want = {p.batch, std::uint64_t(p.weights.hidden)};
-    if (s0.shape != want)
-      throw io::Error(cfg.input + ": dataset '/initial_state' has shape " + shape_string(s0.shape) +
-                      ", expected " + shape_string(want));
-  }
+  if (p.has_initial_state)
+    in.describe_float("/initial_state", {p.batch, std::uint64_t(p.weights.hidden)});
   if (cfg.init == InitKind::File)
-    expect_states(io::H5File::open(cfg.init_file, world.comm), "/states", states);
+    io::H5File::open(cfg.init_file, world.comm).describe_float("/states", states);
   if (!cfg.restart.empty()) {
     const io::H5File ck = io::H5File::open(cfg.restart, world.comm);
     if (!ck.exists("/states"))
       throw io::Error(cfg.restart + ": not an ungulate checkpoint (no dataset '/states')");
-    expect_states(ck, "/states", states);
+    ck.describe_float("/states", states);
     if (!ck.has_attribute("/", "method") || !ck.has_attribute("/", "iterations"))
       throw io::Error(cfg.restart +
                       ": not an ungulate checkpoint (attributes 'method' and "

@@ -11,12 +11,6 @@ struct Tensor {
   std::vector<double>* data;
 };
 
-std::string shape_string(const std::vector<std::uint64_t>& shape) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + ")";
-}
-
 }  // namespace
 
 GruWeights read_gru_model(const H5File& file, const std::string& group) {
@@ -48,13 +42,7 @@ GruWeights read_gru_model(const H5File& file, const std::string& group) {
                                        {"recurrent_bias", {3, H}, &w.recurrent_bias}};
   for (const Tensor& t : tensors) {
     const std::string name = group + "/" + t.name;
-    const DatasetInfo info = file.describe(name);
-    if (info.shape != t.shape)
-      throw Error(path + ": dataset '" + name + "' has shape " + shape_string(info.shape) +
-                  ", expected " + shape_string(t.shape));
-    if (info.dtype != DType::Float32 && info.dtype != DType::Float64)
-      throw Error(path + ": dataset '" + name + "' has unsupported dtype " + info.dtype_name +
-                  " (expected float32 or float64)");
+    file.describe_float(name, t.shape);
     std::size_t n = 1;
     for (auto d : t.shape) n *= d;
     t.data->resize(n);

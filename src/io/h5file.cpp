@@ -237,6 +237,24 @@ DatasetInfo H5File::describe(const std::string& dataset) const {
   return info;
 }
 
+DatasetInfo H5File::describe_float(const std::string& dataset,
+                                   const std::vector<std::uint64_t>& expected_shape) const {
+  const DatasetInfo info = describe(dataset);
+  if (!expected_shape.empty() && info.shape != expected_shape)
+    fail(path_, "dataset '" + dataset + "' has shape " + shape_string(info.shape) + ", expected " +
+                    shape_string(expected_shape));
+  if (info.dtype != DType::Float32 && info.dtype != DType::Float64)
+    fail(path_, "dataset '" + dataset + "' has unsupported dtype " + info.dtype_name +
+                    " (expected float32 or float64)");
+  return info;
+}
+
+std::string shape_string(const std::vector<std::uint64_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + ")";
+}
+
 void H5File::create_dataset(const std::string& name, const std::vector<std::uint64_t>& shape,
                             DType dtype) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());

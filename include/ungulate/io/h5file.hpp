@@ -46,6 +46,10 @@ class H5File {
   bool exists(const std::string& object) const;  ///< link exists (e.g. "/model/input_kernel")
   void create_group(const std::string& group);
   DatasetInfo describe(const std::string& dataset) const;
+  /// describe() for a dataset that must hold float32 or float64 values and, when
+  /// `expected_shape` is not empty, have exactly that shape; throws io::Error otherwise.
+  DatasetInfo describe_float(const std::string& dataset,
+                             const std::vector<std::uint64_t>& expected_shape = {}) const;
   /// Names of the objects directly below `group`.
   std::vector<std::string> list(const std::string& group) const;
   bool is_group(const std::string& object) const;
@@ -77,6 +81,9 @@ class H5File {
   std::int64_t id_ = -1;  // hid_t
   std::string path_;
 };
+
+/// "(3, 16, 8)"
+std::string shape_string(const std::vector<std::uint64_t>& shape);
 
 /// Renames `from` to `to` on rank 0 after a barrier (atomic replace on POSIX), so that an
 /// output appears only once it is complete.
