@@ -294,7 +294,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     std::printf("%s: %s, %.3f s -> %s\n", to_string(opt.method), describe_status(shown).c_str(),
                 seconds, cfg.output.c_str());
   }
-  return r.status == Status::Converged ? 0 : r.status == Status::MaxIterations ? 3 : 4;
+  return r.status == Status::Converged ? 0 : r.status == Status::Diverged ? 4 : 3;
 }
 
 RunConfig parse_run(cli::ArgParser& args) {

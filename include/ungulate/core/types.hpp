@@ -11,8 +11,10 @@ using DefaultExecutionSpace = Kokkos::DefaultExecutionSpace;
 /// The evaluation methods.  Sequential is the plain loop every other method is tested against.
 enum class Method { Sequential, Deer, QuasiDeer, Elk, QuasiElk };
 
-/// How a Newton-type solve ended.
-enum class Status { Converged, MaxIterations, Diverged };
+/// How a solve ended.  Converged means the residual max_t |s_t - f(s_{t-1})| is within the
+/// tolerance (not merely that the last step was small).  Stalled: the step fell below the
+/// tolerance but the residual did not (a damped method standing still far from the answer).
+enum class Status { Converged, MaxIterations, Diverged, Stalled };
 
 /// Which Kalman estimate an ELK step uses: the filter mean (as the reference code) or the
 /// RTS smoother mean (the exact trust-region step).
@@ -45,6 +47,8 @@ inline const char* to_string(Status s) {
       return "max-iterations";
     case Status::Diverged:
       return "diverged";
+    case Status::Stalled:
+      return "stalled";
   }
   return "?";
 }
