@@ -170,6 +170,40 @@ TYPED_TEST(EdgeCases, ZeroIterations) {
     }
 }
 
+// A damped run whose steps are tiny is not converged (issue 12, case 7): ELK and quasi-ELK
+// with lambda 1e5 (1e9 in double) move about 1/lambda of the way per step, so the update test alone would
+// stop after one iteration far from the answer.  They must report Stalled, with the
+// residual that says why; a plain lambda converges.
+TYPED_TEST(EdgeCases, TinyDampedStepsAreStalledNotConverged) {
+  using S = TypeParam;
+  const int B = 2, T = 40, D = 4, I = 3;
+  const auto gru = make_random_gru<S>(D, I, 5);
+  Rng rng(5);
+  const auto x = make_view3<S>("x", B, T, I, normal_vector(std::size_t(B) * T * I, rng));
+  const auto s0 = make_view2<S>("s0", B, D, normal_vector(std::size_t(B) * D, rng));
+  for (Method m : {Method::Elk, Method::QuasiElk})
+    for (auto estimate : {ungulate::KalmanEstimate::Filter, ungulate::KalmanEstimate::Smoother}) {
+      const std::string where = std::string(ungulate::to_string(m)) +
+                                (estimate == ungulate::KalmanEstimate::Filter ? " filter"
+                                                                              : " smoother");
+      View3<S> states("states", B, T, D);
+      ungulate::SolverOptions o;
+      o.method = m;
+      o.elk_estimate = estimate;
+      o.lambda = sizeof(S) == 4 ? 1e5 : 1e9;  // steps of about 1/lambda of the residual
+      const auto r = ungulate::solve(gru, x, s0, states, o);
+      const double tol = ungulate::default_tolerance<S>();
+      EXPECT_EQ(r.status, Status::Stalled) << where;
+      EXPECT_LE(r.final_update, tol) << where;
+      EXPECT_GT(r.final_residual, 100 * tol) << where;
+      EXPECT_STREQ(ungulate::to_string(r.status), "stalled");
+      o.lambda = 0.01;
+      const auto ok = ungulate::solve(gru, x, s0, states, o);
+      EXPECT_EQ(ok.status, Status::Converged) << where;
+      EXPECT_LE(ok.final_residual, tol) << where;
+    }
+}
+
 TEST(Options, NamesRoundTrip) {
   for (Method m : kAllMethods) {
     Method parsed = Method::Sequential;

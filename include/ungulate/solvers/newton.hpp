@@ -125,7 +125,13 @@ SolveResult newton_solve(const Cell& cell,
     return {residual, update};
   };
 
+  // Residual max_t |s_t - f(s_{t-1})| of `current` (collective).
+  auto residual_of_current = [&]() {
+    decomp.exchange_halo(current, previous, s0);
+    return decomp.max_all(double(residual_max<ExecSpace>(cell, inputs, previous, current, chunks)));
+  };
   result.status = Status::MaxIterations;
+  bool residual_known = false;
   for (int it = 1; it <= max_iter && T_global > 0; ++it) {
     decomp.exchange_halo(current, previous, s0);
     const auto step = iterate();
@@ -144,8 +150,22 @@ SolveResult newton_solve(const Cell& cell,
     result.iterations = it;
     result.final_update = update;
     if (update <= tol) {
-      result.status = Status::Converged;
-      break;
+      // A small step is not an answer by itself: under damping (large lambda) every step is
+      // small.  Converged only if the new iterate's residual meets the tolerance too; a
+      // small step that no longer reduces the residual is a stall.  An update of exactly 0
+      // is a fixed point of the iteration in working precision (for every method, damped
+      // ones included, a zero step means s = f(s)), whatever tolerance was asked for.
+      result.final_residual = residual_of_current();
+      residual_known = true;
+      if (result.final_residual <= tol || update == 0) {
+        result.status = Status::Converged;
+        break;
+      }
+      if (!(result.final_residual < 0.5 * residual)) {
+        result.status = Status::Stalled;
+        break;
+      }
+      residual_known = false;  // still making progress: go on
     }
     if (opt.on_checkpoint && opt.checkpoint_every > 0 && it % opt.checkpoint_every == 0) {
       if (current.data() != states.data()) Kokkos::deep_copy(states, current);
@@ -153,10 +173,11 @@ SolveResult newton_solve(const Cell& cell,
     }
   }
   if (T_global == 0) result.status = Status::Converged;
+  if (!residual_known) result.final_residual = T_global > 0 ? residual_of_current() : 0.0;
+  // Hitting the cap with a residual within tolerance is an answer all the same.
+  if (result.status == Status::MaxIterations && result.final_residual <= tol)
+    result.status = Status::Converged;
   if (current.data() != states.data()) Kokkos::deep_copy(states, current);
-  decomp.exchange_halo(states, previous, s0);
-  result.final_residual =
-      decomp.max_all(double(residual_max<ExecSpace>(cell, inputs, previous, states, chunks)));
   result.seconds = timer.seconds();
   return result;
 }

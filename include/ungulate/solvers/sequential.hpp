@@ -49,6 +49,22 @@ void evaluate_chunks_from_zero(const Cell& cell, const Inputs& inputs, const Ini
       });
 }
 
+/// True when every value of a (B, T, D) view is finite.
+template <class ExecSpace = DefaultExecutionSpace, class States>
+bool all_finite(const States& states) {
+  const std::size_t n = states.extent(1) * states.extent(2);
+  int bad = 0;
+  Kokkos::parallel_reduce(
+      "ungulate::all_finite", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0)),
+      KOKKOS_LAMBDA(const int b, int& count) {
+        const auto* row = &states(b, 0, 0);
+        for (std::size_t k = 0; k < n; ++k)
+          if (!math::is_finite(row[k])) ++count;
+      },
+      bad);
+  return bad == 0;
+}
+
 /// max over (b, t, i) of |states(b,t,i) - f(states(b,t-1,:), inputs(b,t,:))_i|, with
 /// states(b,-1,:) = previous(b,:); infinite if anything is not finite.
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,

@@ -71,9 +71,10 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
       r.iterations = 1;
       Kokkos::fence();
       r.seconds = timer.seconds();
-      decomp.exchange_halo(states, previous, s0);
-      r.final_residual = decomp.max_all(double(solvers::residual_max<ExecSpace>(
-          cell, inputs, previous, states, scan::default_chunks<ExecSpace>(int(B), int(T)))));
+      // s_t = f(s_{t-1}) holds exactly by construction: the residual is 0 unless the
+      // recurrence itself overflowed, which a cheap finiteness check finds.
+      r.final_residual = decomp.max_all(solvers::all_finite<ExecSpace>(states) ? 0.0
+                                        : Kokkos::Experimental::infinity<double>::value);
       r.status = r.final_residual < Kokkos::Experimental::infinity<double>::value
                      ? Status::Converged
                      : Status::Diverged;
