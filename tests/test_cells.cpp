@@ -106,7 +106,8 @@ TYPED_TEST_SUITE(GruCell, Scalars, ScalarNames);
 struct Shape {
   int hidden, inputs;
 };
-const Shape kShapes[] = {{1, 1}, {1, 3}, {4, 2}, {7, 10}, {16, 5}};
+// 17 and 33 straddle the packed evaluation's 16-row blocks.
+const Shape kShapes[] = {{1, 1}, {1, 3}, {4, 2}, {7, 10}, {16, 5}, {17, 3}, {33, 4}};
 
 template <class S>
 double rounding_tol() {
@@ -119,8 +120,10 @@ TYPED_TEST(GruCell, EvaluateMatchesHostReference) {
   using S = TypeParam;
   for (const auto& sh : kShapes)
     for (std::uint64_t seed : {1, 2}) {
-      const auto gru = make_random_gru<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
-      const HostGru ref(gru);
+      for (bool packed : {false, true}) {
+      const auto plain = make_random_gru<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto gru = packed ? plain.prepared() : plain;  // row by row, and in row blocks
+      const HostGru ref(plain);
       const auto p = probe(gru, 20, seed + 10);
       std::vector<double> f(p.f_eval.size());
       for (int k = 0; k < p.n; ++k)
@@ -131,6 +134,7 @@ TYPED_TEST(GruCell, EvaluateMatchesHostReference) {
       // Every entry point returns the same f.
       for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
         EXPECT_LT(max_abs_diff(*other, p.f_eval), rounding_tol<S>());
+      }
     }
 }
 
@@ -141,7 +145,8 @@ TYPED_TEST(GruCell, AnalyticJacobiansMatchDualNumbers) {
   EXPECT_EQ(uc::CellJacobian<uc::GRU<S>>::scratch_size(uc::GRU<S>(3, 2)), 0);
   for (const auto& sh : kShapes)
     for (std::uint64_t seed : {3, 4}) {
-      const auto gru = make_random_gru<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto plain = make_random_gru<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto gru = seed == 3 ? plain : plain.prepared();  // both evaluation layouts
       const auto p = probe(gru, 20, seed + 10);
       const std::string where =
           "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);
@@ -157,7 +162,8 @@ TYPED_TEST(GruCell, AnalyticJacobiansMatchDualNumbers) {
 TEST(GruCellDouble, JacobiansMatchCentralDifferences) {
   for (const auto& sh : kShapes)
     for (std::uint64_t seed : {5, 6, 7}) {
-      const auto gru = make_random_gru<double>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto plain = make_random_gru<double>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto gru = seed == 6 ? plain : plain.prepared();
       const auto p = probe(gru, 20, seed + 10, 1e-5);
       const std::string where =
           "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);

@@ -85,6 +85,16 @@ KOKKOS_INLINE_FUNCTION Dual<T> operator/(T a, const Dual<T>& b) {
   return {a / b.v, -a * b.d / (b.v * b.v)};
 }
 
+/// Comparisons look at the value (softplus and other piecewise functions branch on it).
+template <class T>
+KOKKOS_INLINE_FUNCTION bool operator>(const Dual<T>& a, const Dual<T>& b) {
+  return a.v > b.v;
+}
+template <class T>
+KOKKOS_INLINE_FUNCTION bool operator<(const Dual<T>& a, const Dual<T>& b) {
+  return a.v < b.v;
+}
+
 namespace math {
 template <class T>
 struct MathOps<Dual<T>> {
@@ -103,7 +113,14 @@ struct MathOps<Dual<T>> {
     const T s = MathOps<T>::sqrt(x.v);
     return {s, x.d / (T(2) * s)};
   }
+  KOKKOS_INLINE_FUNCTION static Dual<T> log(Dual<T> x) {
+    return {MathOps<T>::log(x.v), x.d / x.v};
+  }
+  KOKKOS_INLINE_FUNCTION static Dual<T> log1p(Dual<T> x) {
+    return {MathOps<T>::log1p(x.v), x.d / (T(1) + x.v)};
+  }
 };
+
 }  // namespace math
 
 }  // namespace ungulate

@@ -7,6 +7,8 @@
 // with analytic diagonal and dense Jacobians dh'/dh.
 #include <Kokkos_Core.hpp>
 
+#include <type_traits>
+
 #include "ungulate/core/math.hpp"
 #include "ungulate/core/types.hpp"
 
@@ -26,6 +28,16 @@ struct GRU {
   Bias input_bias;
   Bias recurrent_bias;
 
+  /// Rows evaluated together: a fixed trip count that the compiler vectorises.
+  static constexpr int row_block = 16;
+  /// Evaluation layout made by prepared(): kernels transposed so that consecutive state
+  /// rows are contiguous, padded with zeros to a multiple of row_block.
+  ///   packed_input(gate, k, i) = W_i{gate}[i][k],  packed_recurrent(gate, j, i) = W_h{gate}[i][j],
+  ///   packed_bias(0..3, i) = b_ir + b_hr, b_iz + b_hz, b_in, b_hn.
+  Kernel packed_input;
+  Kernel packed_recurrent;
+  Bias packed_bias;
+
   GRU() = default;
   /// Allocates zero weights for the given sizes.
   GRU(int hidden, int inputs)
@@ -37,36 +49,66 @@ struct GRU {
   KOKKOS_INLINE_FUNCTION int state_size() const { return int(recurrent_kernel.extent(1)); }
   KOKKOS_INLINE_FUNCTION int input_size() const { return int(input_kernel.extent(2)); }
 
+  /// A copy of this cell with the evaluation layout (packed_*) filled from the weights; the
+  /// solvers call it once per solve (cells::prepare).  Without it the cell evaluates row by
+  /// row, which gives the same values, more slowly.
+  GRU prepared() const {
+    GRU g = *this;
+    const int D = state_size(), I = input_size();
+    const int P = (D + row_block - 1) / row_block * row_block;
+    g.packed_input = Kernel("ungulate::gru::packed_input", 3, I, P);
+    g.packed_recurrent = Kernel("ungulate::gru::packed_recurrent", 3, D, P);
+    g.packed_bias = Bias("ungulate::gru::packed_bias", 4, P);
+    const GRU src = *this;
+    const GRU dst = g;
+    Kokkos::parallel_for(
+        "ungulate::gru::prepare",
+        Kokkos::RangePolicy<typename MemorySpace::execution_space>(0, D),
+        KOKKOS_LAMBDA(const int i) {
+          for (int gate = 0; gate < 3; ++gate) {
+            for (int k = 0; k < I; ++k) dst.packed_input(gate, k, i) = src.input_kernel(gate, i, k);
+            for (int j = 0; j < D; ++j)
+              dst.packed_recurrent(gate, j, i) = src.recurrent_kernel(gate, i, j);
+          }
+          dst.packed_bias(0, i) = src.input_bias(0, i) + src.recurrent_bias(0, i);
+          dst.packed_bias(1, i) = src.input_bias(1, i) + src.recurrent_bias(1, i);
+          dst.packed_bias(2, i) = src.input_bias(2, i);
+          dst.packed_bias(3, i) = src.recurrent_bias(2, i);
+        });
+    Kokkos::fence();
+    return g;
+  }
+
   /// out = f(h, x); S is Scalar or a dual number. out must not alias h.
   template <class S>
   KOKKOS_INLINE_FUNCTION void evaluate(const S* h, const Scalar* x, S* out) const {
-    const int D = state_size();
-    for (int i = 0; i < D; ++i) {
-      Gates<S> g = gates(h, x, i);
-      out[i] = (Scalar(1) - g.z) * g.n + g.z * h[i];
+    if constexpr (std::is_same_v<S, Scalar>) {
+      if (is_packed()) {
+        for_each_row(h, x, [&](int i, const Gates<Scalar>& g) { out[i] = output(g, h[i]); });
+        return;
+      }
     }
+    const int D = state_size();
+    for (int i = 0; i < D; ++i) out[i] = output(gates(h, x, i), h[i]);
   }
 
   /// out = f(h, x) and diag = diag(df/dh).
   KOKKOS_INLINE_FUNCTION void evaluate_with_diagonal_jacobian(const Scalar* h, const Scalar* x,
                                                               Scalar* out, Scalar* diag) const {
-    const int D = state_size();
-    for (int i = 0; i < D; ++i) {
-      const Gates<Scalar> g = gates(h, x, i);
-      out[i] = (Scalar(1) - g.z) * g.n + g.z * h[i];
+    for_each_row(h, x, [&](int i, const Gates<Scalar>& g) {
+      out[i] = output(g, h[i]);
       diag[i] = jacobian_entry(g, h[i], i, i);
-    }
+    });
   }
 
   /// out = f(h, x) and jac = df/dh, row-major D x D.
   KOKKOS_INLINE_FUNCTION void evaluate_with_jacobian(const Scalar* h, const Scalar* x, Scalar* out,
                                                      Scalar* jac) const {
     const int D = state_size();
-    for (int i = 0; i < D; ++i) {
-      const Gates<Scalar> g = gates(h, x, i);
-      out[i] = (Scalar(1) - g.z) * g.n + g.z * h[i];
+    for_each_row(h, x, [&](int i, const Gates<Scalar>& g) {
+      out[i] = output(g, h[i]);
       for (int j = 0; j < D; ++j) jac[i * D + j] = jacobian_entry(g, h[i], i, j);
-    }
+    });
   }
 
  private:
@@ -74,6 +116,67 @@ struct GRU {
   struct Gates {
     S r, z, n, hn;  // hn = W_hn h + b_hn, needed by the Jacobian
   };
+
+  KOKKOS_INLINE_FUNCTION bool is_packed() const {
+    return packed_recurrent.extent(0) == 3 && int(packed_recurrent.extent(1)) == state_size();
+  }
+
+  template <class S>
+  KOKKOS_INLINE_FUNCTION static S output(const Gates<S>& g, const S& h) {
+    return (Scalar(1) - g.z) * g.n + g.z * h;
+  }
+
+  /// visit(i, gates of row i) for every row, in blocks of row_block rows whose pre-activations
+  /// are accumulated as axpys over the packed (transposed) kernels: fixed-length, contiguous
+  /// loops that vectorise, as do the sigmoids and tanhs over a block.
+  template <class Visit>
+  KOKKOS_INLINE_FUNCTION void for_each_row(const Scalar* h, const Scalar* x, Visit&& visit) const {
+    const int D = state_size(), I = input_size();
+    if (!is_packed()) {
+      for (int i = 0; i < D; ++i) visit(i, gates(h, x, i));
+      return;
+    }
+    constexpr int L = row_block;
+    for (int i0 = 0; i0 < D; i0 += L) {
+      Scalar ar[L], az[L], an[L], hn[L];
+      for (int l = 0; l < L; ++l) {
+        ar[l] = packed_bias(0, i0 + l);
+        az[l] = packed_bias(1, i0 + l);
+        an[l] = packed_bias(2, i0 + l);
+        hn[l] = packed_bias(3, i0 + l);
+      }
+      for (int k = 0; k < I; ++k) {
+        const Scalar xk = x[k];
+        const Scalar* wr = &packed_input(0, k, i0);
+        const Scalar* wz = &packed_input(1, k, i0);
+        const Scalar* wn = &packed_input(2, k, i0);
+        for (int l = 0; l < L; ++l) {
+          ar[l] += wr[l] * xk;
+          az[l] += wz[l] * xk;
+          an[l] += wn[l] * xk;
+        }
+      }
+      for (int j = 0; j < D; ++j) {
+        const Scalar hj = h[j];
+        const Scalar* wr = &packed_recurrent(0, j, i0);
+        const Scalar* wz = &packed_recurrent(1, j, i0);
+        const Scalar* wn = &packed_recurrent(2, j, i0);
+        for (int l = 0; l < L; ++l) {
+          ar[l] += wr[l] * hj;
+          az[l] += wz[l] * hj;
+          hn[l] += wn[l] * hj;
+        }
+      }
+      Scalar r[L], z[L], n[L];
+      for (int l = 0; l < L; ++l) {
+        r[l] = math::sigmoid(ar[l]);
+        z[l] = math::sigmoid(az[l]);
+        n[l] = math::tanh(an[l] + r[l] * hn[l]);
+      }
+      const int rows = D - i0 < L ? D - i0 : L;
+      for (int l = 0; l < rows; ++l) visit(i0 + l, Gates<Scalar>{r[l], z[l], n[l], hn[l]});
+    }
+  }
 
   template <class S>
   KOKKOS_INLINE_FUNCTION Gates<S> gates(const S* h, const Scalar* x, int i) const {

@@ -6,6 +6,7 @@
 
 #include <Kokkos_Timer.hpp>
 
+#include "ungulate/cells/prepare.hpp"
 #include "ungulate/dist/single_rank.hpp"
 #include "ungulate/solvers/newton.hpp"
 #include "ungulate/solvers/options.hpp"
@@ -55,6 +56,7 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
   if (!(options.tolerance < 0 || options.tolerance > 0) || options.tolerance != options.tolerance)
     shape_error("tolerance must be > 0 (or negative for the default)");
 
+  const Cell prepared = cells::prepare(cell);
   switch (options.method) {
     case Method::Sequential: {
       // With several processes this is the sequential baseline: each waits for its left
@@ -64,7 +66,7 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
                    typename ExecSpace::memory_space>
           previous("ungulate::sequential_previous", B, D);
       decomp.receive_previous(previous, s0);
-      solvers::evaluate_sequential<ExecSpace>(cell, inputs, previous, states);
+      solvers::evaluate_sequential<ExecSpace>(prepared, inputs, previous, states);
       decomp.send_last(states, previous);
       SolveResult r;
       r.method = Method::Sequential;
@@ -82,11 +84,11 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
     }
     case Method::Deer:
     case Method::Elk:
-      return solvers::newton_solve<solvers::DenseJacobian, ExecSpace>(cell, inputs, s0, states,
+      return solvers::newton_solve<solvers::DenseJacobian, ExecSpace>(prepared, inputs, s0, states,
                                                                       options, decomp);
     case Method::QuasiDeer:
     case Method::QuasiElk:
-      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(cell, inputs, s0, states,
+      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(prepared, inputs, s0, states,
                                                                          options, decomp);
   }
   throw std::invalid_argument("ungulate::solve: unknown method");

@@ -1,0 +1,121 @@
+// ungulate::math: the vectorisable float exp/tanh/sigmoid against the C library in double
+// (ulp error over dense grids, special values), and the log/log1p/softplus helpers with
+// their dual-number derivatives.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "test_helpers.hpp"
+
+namespace {
+
+namespace um = ungulate::math;
+
+/// Distance in units in the last place of float between a float result and the exact value.
+double ulp_error(float got, double exact) {
+  const float e = float(exact);
+  if (got == e) return 0;
+  const double ulp = std::nextafter(std::abs(e), std::numeric_limits<float>::infinity()) -
+                     std::abs(e);
+  return std::abs(double(got) - exact) / ulp;
+}
+
+// Evaluated inside a Kokkos kernel: what the solvers run.
+std::vector<float> on_device(const std::vector<float>& x, int which) {
+  Kokkos::View<float*> in("in", x.size()), out("out", x.size());
+  auto h = Kokkos::create_mirror_view(in);
+  for (std::size_t i = 0; i < x.size(); ++i) h(i) = x[i];
+  Kokkos::deep_copy(in, h);
+  Kokkos::parallel_for(
+      "math_probe", x.size(), KOKKOS_LAMBDA(const int i) {
+        out(i) = which == 0   ? um::exp(in(i))
+                 : which == 1 ? um::tanh(in(i))
+                              : um::sigmoid(in(i));
+      });
+  Kokkos::deep_copy(h, out);
+  return std::vector<float>(h.data(), h.data() + x.size());
+}
+
+std::vector<float> grid(float lo, float hi, int n) {
+  std::vector<float> x;
+  for (int i = 0; i <= n; ++i) x.push_back(lo + (hi - lo) * float(i) / float(n));
+  return x;
+}
+
+TEST(FastMath, ExpWithinTwoUlpOfExact) {
+  const auto x = grid(-86.0f, 88.5f, 400000);
+  const auto y = on_device(x, 0);
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulp_error(y[i], std::exp(double(x[i]))));
+  std::printf("exp: worst %.2f ulp\n", worst);
+  EXPECT_LE(worst, 2.0);
+  EXPECT_GT(worst, 0.0) << "a zero error everywhere suggests the exact function was tested";
+}
+
+TEST(FastMath, TanhWithinThreeUlpOfExactAlsoNearZero) {
+  auto x = grid(-12.0f, 12.0f, 400000);
+  for (float t = 1e-30f; t < 1.0f; t *= 1.7f) {  // tiny arguments: relative accuracy
+    x.push_back(t);
+    x.push_back(-t);
+  }
+  const auto y = on_device(x, 1);
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, ulp_error(y[i], std::tanh(double(x[i]))));
+  std::printf("tanh: worst %.2f ulp\n", worst);
+  EXPECT_LE(worst, 3.0);
+}
+
+TEST(FastMath, SigmoidWithinFourUlpOfExact) {
+  const auto x = grid(-80.0f, 80.0f, 400000);
+  const auto y = on_device(x, 2);
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, ulp_error(y[i], 1.0 / (1.0 + std::exp(-double(x[i])))));
+  std::printf("sigmoid: worst %.2f ulp\n", worst);
+  EXPECT_LE(worst, 4.0);
+}
+
+TEST(FastMath, SpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const auto e = on_device({nan, inf, -inf, 89.0f, -104.0f, 0.0f}, 0);
+  EXPECT_TRUE(std::isnan(e[0])) << "NaN must propagate (divergence detection relies on it)";
+  EXPECT_EQ(e[1], inf);
+  EXPECT_EQ(e[2], 0.0f);
+  EXPECT_EQ(e[3], inf);
+  EXPECT_EQ(e[4], 0.0f);
+  EXPECT_EQ(e[5], 1.0f);
+  const auto t = on_device({nan, inf, -inf, 0.0f, -0.0f, 40.0f}, 1);
+  EXPECT_TRUE(std::isnan(t[0]));
+  EXPECT_EQ(t[1], 1.0f);
+  EXPECT_EQ(t[2], -1.0f);
+  EXPECT_EQ(t[3], 0.0f);
+  EXPECT_EQ(t[5], 1.0f);
+  const auto s = on_device({nan, inf, -inf, 0.0f}, 2);
+  EXPECT_TRUE(std::isnan(s[0]));
+  EXPECT_EQ(s[1], 1.0f);
+  EXPECT_EQ(s[2], 0.0f);
+  EXPECT_EQ(s[3], 0.5f);
+}
+
+TEST(FastMath, LogSoftplusAndTheirDerivatives) {
+  using D1 = ungulate::Dual<double>;
+  for (double v : {-40.0, -3.0, -0.2, 0.0, 0.7, 5.0, 40.0}) {
+    const double sp = v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+    EXPECT_NEAR(um::softplus(v), sp, 1e-15 * (1 + std::abs(sp))) << v;
+    const D1 d = um::softplus(D1(v, 1.0));
+    EXPECT_NEAR(d.v, sp, 1e-15 * (1 + std::abs(sp))) << v;
+    EXPECT_NEAR(d.d, 1.0 / (1.0 + std::exp(-v)), 1e-14) << "softplus' = sigmoid at " << v;
+  }
+  EXPECT_EQ(um::softplus(1000.0), 1000.0);  // no overflow
+  for (double v : {0.1, 1.0, 7.5}) {
+    EXPECT_NEAR(um::log(D1(v, 1.0)).d, 1.0 / v, 1e-15);
+    EXPECT_NEAR(um::log1p(D1(v, 1.0)).d, 1.0 / (1.0 + v), 1e-15);
+    EXPECT_NEAR(um::log(v), std::log(v), 1e-15);
+  }
+  EXPECT_NEAR(um::softplus(-30.0f), std::exp(-30.0f), 1e-20f) << "float, tiny";
+}
+
+}  // namespace
