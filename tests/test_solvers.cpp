@@ -206,6 +206,43 @@ TYPED_TEST(SolverOptionsSweep, ChunkingChangesOnlyRounding) {
   }
 }
 
+// Storing the linearisation (host default for diagonal Jacobians) must not change the
+// iterates: every cache choice gives the same iteration count and the same answer.
+TYPED_TEST(SolverOptionsSweep, LinearisationCacheChangesNothing) {
+  using S = TypeParam;
+  using ungulate::LinearisationCache;
+  for (int T : {1, 7, 257}) {
+    const auto p = make_gru_problem<S>(3, T, 5, 1, 5150 + T);
+    for (const auto& v : all_variants())
+      for (int chunks : {0, 4}) {
+        std::vector<double> first;
+        int first_iterations = -1;
+        for (auto cache :
+             {LinearisationCache::Never, LinearisationCache::Auto, LinearisationCache::Always}) {
+          View3<S> out("out", p.B, p.T, p.D);
+          ungulate::SolverOptions o;
+          v.apply(o);
+          o.num_chunks = chunks;
+          o.linearisation_cache = cache;
+          o.max_iterations = cap_for(T);
+          const auto r = ungulate::solve(p.gru, p.x, p.s0, out, o);
+          const std::string where = v.name() + " T=" + std::to_string(T) +
+                                    " chunks=" + std::to_string(chunks) +
+                                    " cache=" + std::to_string(int(cache));
+          EXPECT_EQ(r.status, Status::Converged) << where;
+          const auto got = to_vector(out);
+          if (first.empty()) {
+            first = got;
+            first_iterations = r.iterations;
+          } else {
+            EXPECT_EQ(r.iterations, first_iterations) << where;
+            EXPECT_LT(scaled_diff(got, first), sizeof(S) == 4 ? 1e-6 : 1e-14) << where;
+          }
+        }
+      }
+  }
+}
+
 // ---- long sequences (cheap methods only) -------------------------------------------------
 
 TEST(LongSequence, QuasiDeerHidden8Float) {

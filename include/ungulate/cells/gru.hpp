@@ -33,7 +33,8 @@ struct GRU {
   /// Evaluation layout made by prepared(): kernels transposed so that consecutive state
   /// rows are contiguous, padded with zeros to a multiple of row_block.
   ///   packed_input(gate, k, i) = W_i{gate}[i][k],  packed_recurrent(gate, j, i) = W_h{gate}[i][j],
-  ///   packed_bias(0..3, i) = b_ir + b_hr, b_iz + b_hz, b_in, b_hn.
+  ///   packed_bias(0..3, i) = b_ir + b_hr, b_iz + b_hz, b_in, b_hn, and
+  ///   packed_bias(4..6, i) = W_hr[i][i], W_hz[i][i], W_hn[i][i] (the diagonal Jacobian's).
   Kernel packed_input;
   Kernel packed_recurrent;
   Bias packed_bias;
@@ -58,12 +59,11 @@ struct GRU {
     const int P = (D + row_block - 1) / row_block * row_block;
     g.packed_input = Kernel("ungulate::gru::packed_input", 3, I, P);
     g.packed_recurrent = Kernel("ungulate::gru::packed_recurrent", 3, D, P);
-    g.packed_bias = Bias("ungulate::gru::packed_bias", 4, P);
+    g.packed_bias = Bias("ungulate::gru::packed_bias", 7, P);
     const GRU src = *this;
     const GRU dst = g;
     Kokkos::parallel_for(
-        "ungulate::gru::prepare",
-        Kokkos::RangePolicy<typename MemorySpace::execution_space>(0, D),
+        "ungulate::gru::prepare", Kokkos::RangePolicy<typename MemorySpace::execution_space>(0, D),
         KOKKOS_LAMBDA(const int i) {
           for (int gate = 0; gate < 3; ++gate) {
             for (int k = 0; k < I; ++k) dst.packed_input(gate, k, i) = src.input_kernel(gate, i, k);
@@ -74,6 +74,8 @@ struct GRU {
           dst.packed_bias(1, i) = src.input_bias(1, i) + src.recurrent_bias(1, i);
           dst.packed_bias(2, i) = src.input_bias(2, i);
           dst.packed_bias(3, i) = src.recurrent_bias(2, i);
+          for (int gate = 0; gate < 3; ++gate)
+            dst.packed_bias(4 + gate, i) = src.recurrent_kernel(gate, i, i);
         });
     Kokkos::fence();
     return g;
@@ -84,7 +86,11 @@ struct GRU {
   KOKKOS_INLINE_FUNCTION void evaluate(const S* h, const Scalar* x, S* out) const {
     if constexpr (std::is_same_v<S, Scalar>) {
       if (is_packed()) {
-        for_each_row(h, x, [&](int i, const Gates<Scalar>& g) { out[i] = output(g, h[i]); });
+        for_each_block(h, x, [&](const Block& blk) {
+          Scalar o[row_block];
+          for (int l = 0; l < row_block; ++l) o[l] = output(blk.g[l], blk.h[l]);
+          for (int l = 0; l < blk.rows; ++l) out[blk.first + l] = o[l];
+        });
         return;
       }
     }
@@ -95,9 +101,28 @@ struct GRU {
   /// out = f(h, x) and diag = diag(df/dh).
   KOKKOS_INLINE_FUNCTION void evaluate_with_diagonal_jacobian(const Scalar* h, const Scalar* x,
                                                               Scalar* out, Scalar* diag) const {
-    for_each_row(h, x, [&](int i, const Gates<Scalar>& g) {
-      out[i] = output(g, h[i]);
-      diag[i] = jacobian_entry(g, h[i], i, i);
+    if (!is_packed()) {
+      const int D = state_size();
+      for (int i = 0; i < D; ++i) {
+        const Gates<Scalar> g = gates(h, x, i);
+        out[i] = output(g, h[i]);
+        diag[i] = jacobian_entry(g, h[i], recurrent_kernel(0, i, i), recurrent_kernel(1, i, i),
+                                 recurrent_kernel(2, i, i), true);
+      }
+      return;
+    }
+    for_each_block(h, x, [&](const Block& blk) {
+      Scalar o[row_block], d[row_block];
+      for (int l = 0; l < row_block; ++l) {
+        const int i = blk.first + l;
+        o[l] = output(blk.g[l], blk.h[l]);
+        d[l] = jacobian_entry(blk.g[l], blk.h[l], packed_bias(4, i), packed_bias(5, i),
+                              packed_bias(6, i), true);
+      }
+      for (int l = 0; l < blk.rows; ++l) {
+        out[blk.first + l] = o[l];
+        diag[blk.first + l] = d[l];
+      }
     });
   }
 
@@ -105,9 +130,18 @@ struct GRU {
   KOKKOS_INLINE_FUNCTION void evaluate_with_jacobian(const Scalar* h, const Scalar* x, Scalar* out,
                                                      Scalar* jac) const {
     const int D = state_size();
-    for_each_row(h, x, [&](int i, const Gates<Scalar>& g) {
-      out[i] = output(g, h[i]);
-      for (int j = 0; j < D; ++j) jac[i * D + j] = jacobian_entry(g, h[i], i, j);
+    const auto row = [&](int i, const Gates<Scalar>& g, Scalar hi) {
+      out[i] = output(g, hi);
+      for (int j = 0; j < D; ++j)
+        jac[i * D + j] = jacobian_entry(g, hi, recurrent_kernel(0, i, j), recurrent_kernel(1, i, j),
+                                        recurrent_kernel(2, i, j), i == j);
+    };
+    if (!is_packed()) {
+      for (int i = 0; i < D; ++i) row(i, gates(h, x, i), h[i]);
+      return;
+    }
+    for_each_block(h, x, [&](const Block& blk) {
+      for (int l = 0; l < blk.rows; ++l) row(blk.first + l, blk.g[l], blk.h[l]);
     });
   }
 
@@ -126,16 +160,21 @@ struct GRU {
     return (Scalar(1) - g.z) * g.n + g.z * h;
   }
 
-  /// visit(i, gates of row i) for every row, in blocks of row_block rows whose pre-activations
-  /// are accumulated as axpys over the packed (transposed) kernels: fixed-length, contiguous
-  /// loops that vectorise, as do the sigmoids and tanhs over a block.
+  /// The gates of rows [first, first + rows) (rows <= row_block), padded to row_block
+  /// entries (padding rows are zeros and never written out), with the matching entries of h.
+  struct Block {
+    int first, rows;
+    Gates<Scalar> g[row_block];
+    Scalar h[row_block];
+  };
+
+  /// visit(block) for every block of row_block rows.  Pre-activations are accumulated as
+  /// axpys over the packed (transposed) kernels: fixed-length, contiguous loops that
+  /// vectorise, as do the sigmoids and tanhs over a block.  Needs is_packed().
   template <class Visit>
-  KOKKOS_INLINE_FUNCTION void for_each_row(const Scalar* h, const Scalar* x, Visit&& visit) const {
+  KOKKOS_INLINE_FUNCTION void for_each_block(const Scalar* h, const Scalar* x,
+                                             Visit&& visit) const {
     const int D = state_size(), I = input_size();
-    if (!is_packed()) {
-      for (int i = 0; i < D; ++i) visit(i, gates(h, x, i));
-      return;
-    }
     constexpr int L = row_block;
     for (int i0 = 0; i0 < D; i0 += L) {
       Scalar ar[L], az[L], an[L], hn[L];
@@ -167,14 +206,17 @@ struct GRU {
           hn[l] += wn[l] * hj;
         }
       }
-      Scalar r[L], z[L], n[L];
+      Block blk;
+      blk.first = i0;
+      blk.rows = D - i0 < L ? D - i0 : L;
+      for (int l = 0; l < L; ++l) blk.h[l] = l < blk.rows ? h[i0 + l] : Scalar(0);
       for (int l = 0; l < L; ++l) {
-        r[l] = math::sigmoid(ar[l]);
-        z[l] = math::sigmoid(az[l]);
-        n[l] = math::tanh(an[l] + r[l] * hn[l]);
+        blk.g[l].r = math::sigmoid(ar[l]);
+        blk.g[l].z = math::sigmoid(az[l]);
+        blk.g[l].n = math::tanh(an[l] + blk.g[l].r * hn[l]);
+        blk.g[l].hn = hn[l];
       }
-      const int rows = D - i0 < L ? D - i0 : L;
-      for (int l = 0; l < rows; ++l) visit(i0 + l, Gates<Scalar>{r[l], z[l], n[l], hn[l]});
+      visit(blk);
     }
   }
 
@@ -210,13 +252,13 @@ struct GRU {
     return g;
   }
 
-  // d h'_i / d h_j from the gates of row i.
-  KOKKOS_INLINE_FUNCTION Scalar jacobian_entry(const Gates<Scalar>& g, Scalar hi, int i,
-                                               int j) const {
-    const Scalar dr = g.r * (Scalar(1) - g.r) * recurrent_kernel(0, i, j);
-    const Scalar dz = g.z * (Scalar(1) - g.z) * recurrent_kernel(1, i, j);
-    const Scalar dn = (Scalar(1) - g.n * g.n) * (dr * g.hn + g.r * recurrent_kernel(2, i, j));
-    return (Scalar(1) - g.z) * dn + (hi - g.n) * dz + (i == j ? g.z : Scalar(0));
+  // d h'_i / d h_j from the gates of row i and the kernels' entries (i, j) of each gate.
+  KOKKOS_INLINE_FUNCTION static Scalar jacobian_entry(const Gates<Scalar>& g, Scalar hi, Scalar wr,
+                                                      Scalar wz, Scalar wn, bool diagonal) {
+    const Scalar dr = g.r * (Scalar(1) - g.r) * wr;
+    const Scalar dz = g.z * (Scalar(1) - g.z) * wz;
+    const Scalar dn = (Scalar(1) - g.n * g.n) * (dr * g.hn + g.r * wn);
+    return (Scalar(1) - g.z) * dn + (hi - g.n) * dz + (diagonal ? g.z : Scalar(0));
   }
 };
 

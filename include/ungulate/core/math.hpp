@@ -143,4 +143,16 @@ KOKKOS_INLINE_FUNCTION T abs_or_inf(T x) {
   return is_finite(x) ? kmath::fabs(x) : Kokkos::Experimental::infinity<T>::value;
 }
 
+/// max(start, max_i |a_i - b_i|) with NaN/Inf counted as +infinity; a local, branch-free
+/// reduction that vectorises (a running max through a reference does not).
+template <class T>
+KOKKOS_INLINE_FUNCTION T max_abs_difference(int n, const T* a, const T* b, T start) {
+  T m = start;
+  for (int i = 0; i < n; ++i) {
+    const T d = abs_or_inf(a[i] - b[i]);
+    m = d > m ? d : m;
+  }
+  return m;
+}
+
 }  // namespace ungulate::math

@@ -5,6 +5,7 @@
 #include <Kokkos_Core.hpp>
 #include <Kokkos_Timer.hpp>
 
+#include <type_traits>
 #include <utility>
 
 #include "ungulate/scan/chunk_layout.hpp"
@@ -15,6 +16,16 @@
 #include "ungulate/solvers/sequential.hpp"
 
 namespace ungulate::solvers {
+
+/// Whether to store linearisations (see LinearisationCache in options.hpp).
+template <class ExecSpace, class Structure>
+bool use_linearisation_cache(LinearisationCache choice) {
+  constexpr bool host =
+      Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible;
+  constexpr bool diagonal = std::is_same_v<Structure, DiagonalJacobian>;
+  return choice == LinearisationCache::Always ||
+         (choice == LinearisationCache::Auto && host && diagonal);
+}
 
 template <class Structure, class ExecSpace, class Cell, class Decomposition>
 SolveResult newton_solve(const Cell& cell,
@@ -78,6 +89,16 @@ SolveResult newton_solve(const Cell& cell,
         View3(Kokkos::view_alloc("ungulate::filtered_covariance", Kokkos::WithoutInitializing), B,
               T, Structure::size(D));
 
+  // Store each step's linearisation in pass 1 and reuse it in the later passes (one cell
+  // evaluation per iteration instead of two to four) where memory is cheap: host backends,
+  // diagonal Jacobians (2 D scalars a step).  GPUs keep the fused, recompute-everything path.
+  using Cache = StoredLinearisation<Scalar, Memory>;
+  Cache cache;
+  if (use_linearisation_cache<ExecSpace, Structure>(opt.linearisation_cache))
+    cache.data = View3(Kokkos::view_alloc("ungulate::linearisation", Kokkos::WithoutInitializing),
+                       B, T, Structure::size(D) + D);
+  const Cache store = cache.with(Cache::Store), load = cache.with(Cache::Load);
+
   using AffineGen = LinearisedElements<Cell, Structure, AffineBuilder<Structure>, Memory>;
   using KalmanGen = LinearisedElements<Cell, Structure, KalmanBuilder<Structure>, Memory>;
   using SmootherGen = SmootherElements<Cell, Structure, Memory>;
@@ -98,25 +119,27 @@ SolveResult newton_solve(const Cell& cell,
   // One iteration from `current` into `next`; returns {residual of current, update norm}.
   auto iterate = [&]() -> std::pair<Scalar, Scalar> {
     if (!kalman) {
-      const AffineGen gen{cell, {}, inputs, current, boundary, D};
+      const AffineGen gen{cell, {}, inputs, current, boundary, D, store};
       const Scalar residual = affine_scan.reduce_chunks(gen, Direction::Forward);
       decomp.carry_in(affine_scan, Direction::Forward);
+      const AffineGen replay{cell, {}, inputs, current, boundary, D, load};
       const Scalar update = affine_scan.finish(
-          gen, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Forward);
+          replay, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Forward);
       return {residual, update};
     }
-    const KalmanGen gen{cell, {opt.lambda}, inputs, current, boundary, D};
+    const KalmanGen gen{cell, {opt.lambda}, inputs, current, boundary, D, store};
+    const KalmanGen replay{cell, {opt.lambda}, inputs, current, boundary, D, load};
     const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
     decomp.carry_in(kalman_scan, Direction::Forward);
     if (!smoother) {
       const Scalar update = kalman_scan.finish(
-          gen, WriteIterate<KalmanOp, Memory>{kalman_op, next, current}, Direction::Forward);
+          replay, WriteIterate<KalmanOp, Memory>{kalman_op, next, current}, Direction::Forward);
       return {residual, update};
     }
     // Filter into `next` (means) and filtered_cov, then smooth `next` in place backwards.
     const Scalar filtered_max = kalman_scan.finish(
-        gen, StoreFiltered<KalmanOp, Memory>{kalman_op, next, filtered_cov}, Direction::Forward);
-    const SmootherGen sgen{cell, inputs, current, next, filtered_cov, boundary, D, T};
+        replay, StoreFiltered<KalmanOp, Memory>{kalman_op, next, filtered_cov}, Direction::Forward);
+    const SmootherGen sgen{cell, inputs, current, next, filtered_cov, boundary, D, T, load};
     affine_scan.reduce_chunks(sgen, Direction::Reverse);
     decomp.carry_in(affine_scan, Direction::Reverse);
     Scalar update = affine_scan.finish(

@@ -17,6 +17,17 @@ struct SliceBoundary {
   bool ends_sequence = true;
 };
 
+/// A store of every step's linearisation (F_t, u_t), (B, T, size(D) + D): pass 1 of an
+/// iteration writes it, later passes read it instead of evaluating the cell again.  Empty
+/// means "recompute" (the fused path: nothing of size T beyond the iterates in memory).
+template <class Scalar, class MemorySpace>
+struct StoredLinearisation {
+  enum Mode { Off, Store, Load };
+  Kokkos::View<Scalar***, Kokkos::LayoutRight, MemorySpace> data;
+  Mode mode = Off;
+  StoredLinearisation with(Mode m) const { return {data, data.extent(0) > 0 ? m : Off}; }
+};
+
 /// Element builders: from a linearisation (F, u) with s_t ~ F s_{t-1} + u and the current
 /// iterate y = s^(i)_t, write a scan element.
 template <class Structure>
@@ -72,6 +83,7 @@ struct LinearisedElements {
   States iterate;  // (B, T, D)
   SliceBoundary<Scalar, MemorySpace> boundary;
   int dim;
+  StoredLinearisation<Scalar, MemorySpace> cache = {};
 
   int scratch_size() const {
     return 2 * dim + Structure::size(dim) + cells::CellJacobian<Cell>::scratch_size(cell) +
@@ -82,6 +94,12 @@ struct LinearisedElements {
                                          Scalar& max_residual) const {
     const int D = dim, n = Structure::size(D);
     Scalar *f = scratch, *F = f + D, *u = F + n, *rest = u + D;
+    const Scalar* y = &iterate(b, t, 0);
+    if (cache.mode == cache.Load) {  // pass 3: the residual was reported in pass 1
+      const Scalar* stored = &cache.data(b, t, 0);
+      builder.build(D, stored, stored + n, y, element, rest);
+      return;
+    }
     const Scalar* h = t == 0 ? &boundary.previous(b, 0) : &iterate(b, t - 1, 0);
     const Scalar* x = &inputs(b, t, 0);
     if (t == 0 && boundary.starts_sequence) {
@@ -93,10 +111,11 @@ struct LinearisedElements {
       Structure::apply(D, F, h, u);
       for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
     }
-    const Scalar* y = &iterate(b, t, 0);
-    for (int i = 0; i < D; ++i) {
-      const Scalar r = math::abs_or_inf(y[i] - f[i]);
-      if (r > max_residual) max_residual = r;
+    max_residual = math::max_abs_difference(D, y, f, max_residual);
+    if (cache.mode == cache.Store) {
+      Scalar* stored = &cache.data(b, t, 0);
+      for (int i = 0; i < n; ++i) stored[i] = F[i];
+      for (int i = 0; i < D; ++i) stored[n + i] = u[i];
     }
     builder.build(D, F, u, y, element, rest);
   }
@@ -117,6 +136,7 @@ struct SmootherElements {
   States filtered_cov;   // (B, T, Structure::size(D))
   SliceBoundary<Scalar, MemorySpace> boundary;
   int dim, length;
+  StoredLinearisation<Scalar, MemorySpace> cache = {};  // read (Load) where it holds step t+1
 
   int scratch_size() const {
     return 3 * dim + Structure::size(dim) + cells::CellJacobian<Cell>::scratch_size(cell) +
@@ -135,11 +155,16 @@ struct SmootherElements {
       return;
     }
     Scalar *f = scratch, *F = f + D, *u = F + n, *v = u + D, *rest = v + D;
-    const Scalar* h = &iterate(b, t, 0);
-    const Scalar* x = t + 1 < length ? &inputs(b, t + 1, 0) : &boundary.next_input(b, 0);
-    Structure::linearise(cell, h, x, f, F, rest);
-    Structure::apply(D, F, h, u);
-    for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+    if (cache.mode == cache.Load && t + 1 < length) {
+      F = &cache.data(b, t + 1, 0);
+      u = F + n;
+    } else {
+      const Scalar* h = &iterate(b, t, 0);
+      const Scalar* x = t + 1 < length ? &inputs(b, t + 1, 0) : &boundary.next_input(b, 0);
+      Structure::linearise(cell, h, x, f, F, rest);
+      Structure::apply(D, F, h, u);
+      for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+    }
     Structure::smoother_gain(D, F, &filtered_cov(b, t, 0), E, rest);
     Structure::apply(D, F, m, v);  // v = F m + u, g = m - E v
     for (int i = 0; i < D; ++i) v[i] += u[i];
@@ -161,11 +186,9 @@ struct WriteIterate {
                                          Scalar& max_update) const {
     const Scalar* m = op.mean(state);
     const int D = op.dim;
-    for (int i = 0; i < D; ++i) {
-      next(b, t, i) = m[i];
-      const Scalar d = math::abs_or_inf(m[i] - current(b, t, i));
-      if (d > max_update) max_update = d;
-    }
+    Scalar* out = &next(b, t, 0);
+    for (int i = 0; i < D; ++i) out[i] = m[i];
+    max_update = math::max_abs_difference(D, m, &current(b, t, 0), max_update);
   }
 };
 

@@ -36,9 +36,19 @@ struct IterationRecord {
   double seconds;      ///< wall time since the solve started
 };
 
+/// Whether a Newton iteration stores each step's linearisation (F_t, u_t) in its first pass
+/// and reuses it, instead of evaluating the cell again in every pass of the scan.
+enum class LinearisationCache {
+  Auto,    ///< on host backends with diagonal Jacobians (2 D scalars a step, like two
+           ///< extra iterates); off on GPUs and for dense Jacobians (D^2 + D a step)
+  Always,  ///< whenever it fits in memory (dense ones too)
+  Never    ///< the fused path: recompute, store nothing of size T but the iterates
+};
+
 struct SolverOptions {
   Method method = Method::QuasiDeer;
-  /// Stop when max_t |s^(i+1)_t - s^(i)_t| <= tolerance.  Negative: 1e-4 in float,
+  /// Converged when the residual max_t |s_t - f(s_{t-1}, x_t)| <= tolerance (tested once
+  /// the update max_t |s^(i+1)_t - s^(i)_t| falls to it).  Negative: 1e-4 in float,
   /// 1e-7 in double (the reference implementation's choices).
   double tolerance = -1;
   /// Iteration cap. Negative: min(T + 1, 1000) for (quasi-)DEER, which is exact after T
@@ -52,6 +62,7 @@ struct SolverOptions {
   /// Chunks per sequence for the intra-rank scan; <= 0 picks a default from the backend's
   /// concurrency and the batch size.
   int num_chunks = 0;
+  LinearisationCache linearisation_cache = LinearisationCache::Auto;
   /// Called on the host after every iteration (progress reports); may be empty.
   std::function<void(const IterationRecord&)> on_iteration;
   /// Every `checkpoint_every` iterations (if > 0 and on_checkpoint is set) the current

@@ -75,8 +75,9 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
       r.seconds = timer.seconds();
       // s_t = f(s_{t-1}) holds exactly by construction: the residual is 0 unless the
       // recurrence itself overflowed, which a cheap finiteness check finds.
-      r.final_residual = decomp.max_all(solvers::all_finite<ExecSpace>(states) ? 0.0
-                                        : Kokkos::Experimental::infinity<double>::value);
+      r.final_residual = decomp.max_all(solvers::all_finite<ExecSpace>(states)
+                                            ? 0.0
+                                            : Kokkos::Experimental::infinity<double>::value);
       r.status = r.final_residual < Kokkos::Experimental::infinity<double>::value
                      ? Status::Converged
                      : Status::Diverged;
@@ -88,8 +89,8 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
                                                                       options, decomp);
     case Method::QuasiDeer:
     case Method::QuasiElk:
-      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(prepared, inputs, s0, states,
-                                                                         options, decomp);
+      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(prepared, inputs, s0,
+                                                                         states, options, decomp);
   }
   throw std::invalid_argument("ungulate::solve: unknown method");
 }
