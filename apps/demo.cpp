@@ -105,10 +105,12 @@ std::vector<MethodRow> run_methods(const DemoConfig& cfg, const Decomposition& d
 
 void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks, int ranks) {
   std::printf(
-      "ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d ranks x %d "
-      "chunks, backend %s\n\n",
+      "ungulate %s demo: GRU hidden %d, input %d, T = %d, batch %d, %s, %d rank%s x %d "
+      "chunks, backend %s (%d thread%s)\n\n",
       version(), cfg.hidden, cfg.input_size, cfg.length, cfg.batch,
-      cfg.use_double ? "float64" : "float32", ranks, chunks, DefaultExecutionSpace::name());
+      cfg.use_double ? "float64" : "float32", ranks, ranks == 1 ? "" : "s", chunks,
+      DefaultExecutionSpace::name(), DefaultExecutionSpace().concurrency(),
+      DefaultExecutionSpace().concurrency() == 1 ? "" : "s");
   std::printf("%-11s %-15s %6s %10s %12s %14s %12s\n", "method", "status", "iters", "seconds",
               "s/iter", "max|err| vs seq", "residual");
   for (const auto& row : rows) {
@@ -126,7 +128,8 @@ void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int c
       "{\"config\": {\"hidden\": %d, \"input_size\": %d, \"length\": %d, \"batch\": %d, "
       "\"seed\": %lld, \"precision\": \"%s\", \"tolerance\": %s, \"max_iterations\": %d, "
       "\"lambda\": %s, \"elk_estimate\": \"%s\", \"init\": \"%s\", \"chunks\": %d, "
-      "\"backend\": \"%s\", \"version\": \"%s\"}, \"ranks\": %d, \"results\": [",
+      "\"backend\": \"%s\", \"threads\": %d, \"version\": \"%s\"}, \"ranks\": %d, "
+      "\"results\": [",
       cfg.hidden, cfg.input_size, cfg.length, cfg.batch, cfg.seed,
       cfg.use_double ? "float64" : "float32",
       json_number(cfg.opt.tolerance > 0 ? cfg.opt.tolerance
@@ -135,17 +138,18 @@ void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int c
           .c_str(),
       cfg.opt.max_iterations, json_number(cfg.opt.lambda).c_str(),
       cfg.opt.elk_estimate == KalmanEstimate::Smoother ? "smoother" : "filter",
-      to_string(cfg.opt.init), chunks, DefaultExecutionSpace::name(), version(), ranks);
+      to_string(cfg.opt.init), chunks, DefaultExecutionSpace::name(),
+      DefaultExecutionSpace().concurrency(), version(), ranks);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i].result;
     const double per = r.iterations > 0 ? r.seconds / r.iterations : 0.0;
     std::printf(
         "%s{\"method\": \"%s\", \"status\": \"%s\", \"iterations\": %d, \"seconds\": %s, "
         "\"seconds_per_iteration\": %s, \"max_abs_error_vs_sequential\": %s, "
-        "\"final_residual\": %s}",
+        "\"final_residual\": %s, \"warm_window\": %d}",
         i ? ", " : "", to_string(rows[i].method), to_string(r.status), r.iterations,
         json_number(r.seconds).c_str(), json_number(per).c_str(),
-        json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str());
+        json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str(), r.warm_window);
   }
   std::printf("]}\n");
 }

@@ -10,6 +10,14 @@ void declare_solver_options(cli::ArgParser& args) {
   args.option("lambda", "L", "ELK trust-region strength (0 = DEER)", "0.01");
   args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
   args.option("chunks", "N", "chunks per sequence and rank (default: from the backend)");
+  args.option("warm-window", "W",
+              "--init warm: steps each chunk runs before its start, or auto (from the "
+              "observed contraction)",
+              "auto");
+  args.option("linearisation-cache", "C",
+              "auto (host backends, diagonal Jacobians) | always | never: store each step's "
+              "linearisation instead of re-evaluating the cell",
+              "auto");
 }
 
 void read_solver_options(const cli::ArgParser& args, SolverOptions& opt) {
@@ -28,6 +36,18 @@ void read_solver_options(const cli::ArgParser& args, SolverOptions& opt) {
   else
     throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
   if (args.has("chunks")) opt.num_chunks = int(args.get_int("chunks", 1, 1 << 30));
+  if (args.get("warm-window") != "auto")
+    opt.warm_window = int(args.get_int("warm-window", 0, 1 << 30));
+  const std::string cache = args.get("linearisation-cache");
+  if (cache == "auto")
+    opt.linearisation_cache = LinearisationCache::Auto;
+  else if (cache == "always")
+    opt.linearisation_cache = LinearisationCache::Always;
+  else if (cache == "never")
+    opt.linearisation_cache = LinearisationCache::Never;
+  else
+    throw cli::UsageError("--linearisation-cache must be auto, always or never, got '" + cache +
+                          "'");
 }
 
 }  // namespace ungulate::app

@@ -246,41 +246,95 @@ TYPED_TEST(Convergence, GivenExactAnswerConvergesInOneIteration) {
   }
 }
 
-// The warm start (every chunk run sequentially from a zero state, the first from s0) is what
-// it says, and solving from it converges without many more iterations than from zeros.
-TYPED_TEST(Convergence, WarmStart) {
+/// Host reference of the warm start: chunk c > 0 runs from zero `window` steps before its
+/// first step, or from s0 at step 0 when the window reaches back that far.
+template <class S>
+std::vector<double> host_warm_start(const Problem<S>& p, int chunks, int window) {
+  const HostGru g(p.gru);
+  const int T = p.T, L = (T + chunks - 1) / chunks;
+  std::vector<double> ref(std::size_t(p.B) * T * p.D), zero(p.D, 0.0), h(p.D), out(p.D);
+  for (int b = 0; b < p.B; ++b)
+    for (int begin = 0; begin < T; begin += L) {
+      const int first = std::max(begin - window, 0);
+      if (first == 0)
+        std::copy_n(&p.hs0[std::size_t(b) * p.D], p.D, h.begin());
+      else
+        h = zero;
+      for (int t = first; t < std::min(begin + L, T); ++t) {
+        g.evaluate(h.data(), &p.hx[(std::size_t(b) * T + t) * p.I], out.data());
+        h = out;
+        if (t >= begin) std::copy_n(out.begin(), p.D, &ref[(std::size_t(b) * T + t) * p.D]);
+      }
+    }
+  return ref;
+}
+
+// The warm start is what it says, for windows 0 (each chunk from zero at its first step),
+// odd windows shorter than a chunk and windows reaching back to the start of the sequence.
+TYPED_TEST(Convergence, WarmStartIsChunkwiseSequentialFromAWindow) {
   using S = TypeParam;
   const int T = 1000, C = 8;
   const auto p = make_problem<S>(2, T, 4, 55);
-  ungulate::SolverOptions o;
-  o.init = Initialization::Warm;
-  o.num_chunks = C;
-  o.max_iterations = 0;
-  const auto warm = solve(p, o);
-  EXPECT_EQ(warm.result.status, Status::MaxIterations);
-  // Host reference of the warm start.
-  const HostGru g(p.gru);
-  std::vector<double> ref(warm.states.size()), zero(p.D, 0.0);
-  const int L = (T + C - 1) / C;
-  for (int b = 0; b < p.B; ++b)
-    for (int t = 0; t < T; ++t) {
-      const double* h = t == 0       ? &p.hs0[std::size_t(b) * p.D]
-                        : t % L == 0 ? zero.data()
-                                     : &ref[(std::size_t(b) * T + t - 1) * p.D];
-      g.evaluate(h, &p.hx[(std::size_t(b) * T + t) * p.I], &ref[(std::size_t(b) * T + t) * p.D]);
+  for (int window : {0, 1, 37, 125, 300, 5000}) {
+    ungulate::SolverOptions o;
+    o.init = Initialization::Warm;
+    o.num_chunks = C;
+    o.warm_window = window;
+    o.max_iterations = 0;
+    const auto warm = solve(p, o);
+    if (window == 0) {
+      EXPECT_EQ(warm.result.status, Status::MaxIterations);
     }
-  EXPECT_LT(scaled_diff(warm.states, ref), 10 * rounding<S>());
+    EXPECT_EQ(warm.result.warm_window, window);
+    EXPECT_LT(scaled_diff(warm.states, host_warm_start(p, C, window)), 10 * rounding<S>())
+        << "window " << window;
+    if (window >= T) {
+      EXPECT_LT(scaled_diff(warm.states, p.href), 10 * rounding<S>());
+    }
+  }
+}
+
+// Solving from the warm start converges, never in many more iterations than from zeros, and
+// with the window chosen from the observed contraction in one or two iterations on this
+// contracting GRU.
+TYPED_TEST(Convergence, WarmStartConverges) {
+  using S = TypeParam;
+  const auto p = make_problem<S>(2, 2000, 4, 55);
   for (const auto& v : all_variants()) {
+    ungulate::SolverOptions o;
     v.apply(o);
+    o.num_chunks = 4;
     o.max_iterations = 200;
     o.init = Initialization::Zeros;
     const auto cold = solve(p, o);
     o.init = Initialization::Warm;
-    const auto hot = solve(p, o);
-    EXPECT_EQ(hot.result.status, Status::Converged) << v.name();
-    EXPECT_LT(scaled_diff(hot.states, p.href), solver_tol<S>()) << v.name();
-    EXPECT_LE(hot.result.iterations, cold.result.iterations + 3) << v.name();
+    for (int window : {0, -1}) {
+      o.warm_window = window;
+      const auto hot = solve(p, o);
+      EXPECT_EQ(hot.result.status, Status::Converged) << v.name();
+      EXPECT_LT(scaled_diff(hot.states, p.href), solver_tol<S>()) << v.name();
+      EXPECT_LE(hot.result.iterations, cold.result.iterations + 3) << v.name();
+      if (window < 0) {
+        EXPECT_GT(hot.result.warm_window, 0) << v.name();
+        EXPECT_LE(hot.result.iterations, 2) << v.name();
+      }
+    }
   }
+}
+
+// A recurrence that does not forget its start (update gate saturated at 1: h' = h) gets no
+// window, and one chunk never needs one.
+TYPED_TEST(Convergence, WarmWindowIsZeroWithoutContraction) {
+  using S = TypeParam;
+  auto p = make_problem<S>(2, 1000, 4, 56);
+  auto bias = Kokkos::create_mirror_view(p.gru.input_bias);
+  Kokkos::deep_copy(bias, p.gru.input_bias);
+  for (int i = 0; i < p.D; ++i) bias(1, i) = S(60);  // z = sigmoid(60 + ...) = 1
+  Kokkos::deep_copy(p.gru.input_bias, bias);
+  EXPECT_EQ(ungulate::solvers::choose_warm_window(p.gru, p.x, p.s0, 8, 1e-4), 0);
+  const auto q = make_problem<S>(2, 1000, 4, 55);
+  EXPECT_GT(ungulate::solvers::choose_warm_window(q.gru, q.x, q.s0, 8, 1e-4), 0);
+  EXPECT_EQ(ungulate::solvers::choose_warm_window(q.gru, q.x, q.s0, 1, 1e-4), 0);
 }
 
 // max_iterations caps the iterations; the result then says MaxIterations.

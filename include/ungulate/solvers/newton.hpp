@@ -14,6 +14,7 @@
 #include "ungulate/solvers/newton_elements.hpp"
 #include "ungulate/solvers/options.hpp"
 #include "ungulate/solvers/sequential.hpp"
+#include "ungulate/solvers/warm_start.hpp"
 
 namespace ungulate::solvers {
 
@@ -66,8 +67,12 @@ SolveResult newton_solve(const Cell& cell,
     case Initialization::Given:
       break;
     case Initialization::Warm:
-      evaluate_chunks_from_zero<ExecSpace>(cell, inputs, s0, states, chunks,
-                                           decomp.starts_sequence());
+      result.warm_window = opt.warm_window >= 0
+                               ? opt.warm_window
+                               : choose_warm_window<ExecSpace>(cell, inputs, s0, chunks, tol,
+                                                               decomp.starts_sequence());
+      evaluate_chunks_warm<ExecSpace>(cell, inputs, s0, states, chunks, result.warm_window,
+                                      decomp.starts_sequence());
       break;
   }
 

@@ -12,8 +12,8 @@ namespace ungulate {
 enum class Initialization {
   Zeros,  ///< s_t = 0 for all t
   Given,  ///< whatever the caller put in the states view
-  Warm    ///< chunk-parallel sequential: every chunk runs sequentially from a zero state
-          ///< (the first chunk from s_0), all chunks at once
+  Warm    ///< chunk-parallel sequential: every chunk runs sequentially, all at once, from
+          ///< a zero state warm_window steps before its first step (the first from s_0)
 };
 
 inline const char* to_string(Initialization i) {
@@ -63,6 +63,10 @@ struct SolverOptions {
   /// concurrency and the batch size.
   int num_chunks = 0;
   LinearisationCache linearisation_cache = LinearisationCache::Auto;
+  /// Initialization::Warm: steps each chunk runs from zero before its first step, so that a
+  /// contracting recurrence forgets the wrong start.  Negative: chosen from the observed
+  /// contraction (solvers::choose_warm_window; 0 when it does not contract).
+  int warm_window = -1;
   /// Called on the host after every iteration (progress reports); may be empty.
   std::function<void(const IterationRecord&)> on_iteration;
   /// Every `checkpoint_every` iterations (if > 0 and on_checkpoint is set) the current
@@ -80,6 +84,7 @@ struct SolveResult {
   double final_residual = 0;  ///< max_t |s_t - f(s_{t-1})| of the returned states
   double final_update = 0;    ///< last update norm (0 for sequential)
   double seconds = 0;
+  int warm_window = 0;  ///< the window the warm start used (Initialization::Warm)
   std::vector<IterationRecord> history;
 };
 

@@ -26,29 +26,6 @@ void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& 
       });
 }
 
-/// Sequential evaluation of every chunk from a zero state (the first chunk from s0), all
-/// chunks at once: the warm start.  `chunks` as in scan::ChunkLayout.
-template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
-          class States>
-void evaluate_chunks_from_zero(const Cell& cell, const Inputs& inputs, const Initial& s0,
-                               const States& states, int chunks, bool starts_sequence = true) {
-  using Scalar = typename Cell::value_type;
-  const scan::ChunkLayout layout(int(states.extent(1)), chunks);
-  const int C = layout.chunks, D = cell.state_size();
-  Kokkos::View<Scalar**, Kokkos::LayoutRight, typename ExecSpace::memory_space> zeros(
-      "ungulate::zero_state", std::size_t(states.extent(0)) * C, D);
-  Kokkos::parallel_for(
-      "ungulate::evaluate_chunks_from_zero",
-      Kokkos::RangePolicy<ExecSpace>(0, states.extent(0) * C), KOKKOS_LAMBDA(const int item) {
-        const int b = item / C, c = item % C;
-        const Scalar* h = (c == 0 && starts_sequence) ? &s0(b, 0) : &zeros(item, 0);
-        for (int t = layout.begin(c); t < layout.end(c); ++t) {
-          cell.evaluate(h, &inputs(b, t, 0), &states(b, t, 0));
-          h = &states(b, t, 0);
-        }
-      });
-}
-
 /// True when every value of a (B, T, D) view is finite.
 template <class ExecSpace = DefaultExecutionSpace, class States>
 bool all_finite(const States& states) {
