@@ -41,6 +41,7 @@ std::vector<IterationRecord> read_history(const io::H5File& file) {
   std::vector<IterationRecord> out;
   if (!file.exists("/convergence/iteration")) return out;
   const auto n = file.describe("/convergence/iteration").shape.at(0);
+  if (n == 0) return out;
   std::vector<long long> it(n);
   std::vector<double> res(n), upd(n), sec(n);
   file.read("/convergence/iteration", {0}, {n}, it.data());
@@ -63,13 +64,16 @@ void write_history(io::H5File& file, const std::vector<IterationRecord>& history
     sec.push_back(r.seconds);
   }
   const Shape count = {root ? n : 0};
+  // A solve may end without iterating (a warm start already within tolerance, --max-iter 0):
+  // the log is then empty, and writing nothing is not an HDF5 write (n is the same on all
+  // ranks, so every rank skips the collective call alike).
   file.create_dataset("/convergence/iteration", {n}, io::DType::Int64);
-  file.write("/convergence/iteration", {0}, count, it.data());
+  if (n > 0) file.write("/convergence/iteration", {0}, count, it.data());
   for (auto [name, data] :
        {std::pair{"/convergence/residual", &res}, std::pair{"/convergence/update_norm", &upd},
         std::pair{"/convergence/seconds", &sec}}) {
     file.create_dataset(name, {n}, io::DType::Float64);
-    file.write(name, {0}, count, data->data());
+    if (n > 0) file.write(name, {0}, count, data->data());
   }
   file.set_attribute("/convergence", "residual",
                      std::string("max_t |s_t - f(s_{t-1})| of the iterate each step started from"));

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Builds ungulate and runs the test suite: a Release build with every test, then an
-# AddressSanitizer/UBSan build running the quick subset (label "sanitize").
+# Builds ungulate and runs the test suite:
+#   1. Release build against Debian's Kokkos (Serial backend): every test;
+#   2. AddressSanitizer/UBSan build: the quick subset (label "sanitize");
+#   3. Release build against Kokkos with OpenMP (scripts/build-kokkos-openmp.sh, from
+#      Debian's trilinos sources): every test, 2 threads;
+#   4. ThreadSanitizer build on OpenMP: the engine and solver unit tests, 2 threads.
+# UNGULATE_SKIP_SANITIZE=1 skips 2 and 4, UNGULATE_SKIP_OPENMP=1 skips 3 and 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${JOBS:-2}"
+ROOT="$PWD"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DUNGULATE_WERROR=ON
 cmake --build build -j"$JOBS"
@@ -16,4 +22,28 @@ if [ "${UNGULATE_SKIP_SANITIZE:-0}" != "1" ]; then
   cmake --build build-sanitize -j"$JOBS" --target ungulate_app test_mpi make_fixtures \
         test_scan_elements test_chunked_scan test_kalman
   ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize --output-on-failure -j"$JOBS" -L sanitize
+fi
+
+if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
+  ./scripts/build-kokkos-openmp.sh "$ROOT/install-kokkos-openmp"
+  OMP_ARGS=(-DKokkos_ROOT="$ROOT/install-kokkos-openmp"
+            -DKokkosKernels_ROOT="$ROOT/install-kokkos-openmp")
+  cmake -S . -B build-omp -DCMAKE_BUILD_TYPE=Release -DUNGULATE_WERROR=ON "${OMP_ARGS[@]}"
+  cmake --build build-omp -j"$JOBS"
+  # Each test uses both threads: run them one at a time.
+  OMP_NUM_THREADS=2 OMP_PROC_BIND=false ctest --test-dir build-omp --output-on-failure -j1
+
+  if [ "${UNGULATE_SKIP_SANITIZE:-0}" != "1" ]; then
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNGULATE_TSAN=ON \
+          -DUNGULATE_ENABLE_APPS=OFF -DUNGULATE_ENABLE_MPI=OFF -DUNGULATE_ENABLE_HDF5=OFF \
+          "${OMP_ARGS[@]}"
+    cmake --build build-tsan -j"$JOBS" --target test_scan_elements test_chunked_scan \
+          test_kalman test_convergence
+    # libgomp is not instrumented: its barriers are invisible to TSan (suppressed in
+    # tests/tsan.supp); races in our kernels are not.
+    for t in test_scan_elements test_chunked_scan test_kalman test_convergence; do
+      OMP_NUM_THREADS=2 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
+        "build-tsan/tests/$t" --gtest_brief=1
+    done
+  fi
 fi

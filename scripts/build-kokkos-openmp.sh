@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds Kokkos and Kokkos Kernels with the OpenMP and Serial backends from Debian
+# bookworm's own trilinos source package (Debian ships Kokkos with Serial only), and
+# installs them into PREFIX (default: <repo>/install-kokkos-openmp).  Then configure
+# ungulate against it:
+#
+#   ./scripts/build-kokkos-openmp.sh
+#   cmake -S . -B build-omp -DKokkos_ROOT=$PWD/install-kokkos-openmp \
+#         -DKokkosKernels_ROOT=$PWD/install-kokkos-openmp
+#   OMP_NUM_THREADS=2 OMP_PROC_BIND=spread ./build-omp/apps/ungulate demo
+#
+# Needs apt (adds a deb-src entry for bookworm if there is none) and about 3 minutes on
+# 2 cores.  Idempotent: does nothing when PREFIX already holds an OpenMP Kokkos.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PREFIX="${1:-$ROOT/install-kokkos-openmp}"
+WORK="${UNGULATE_KOKKOS_SRC:-$ROOT/build-kokkos-src}"
+JOBS="${JOBS:-2}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if grep -qs "KOKKOS_ENABLE_OPENMP" "$PREFIX/include/KokkosCore_config.h" &&
+   ls -d "$PREFIX"/lib*/cmake/KokkosKernels >/dev/null 2>&1; then
+  echo "OpenMP Kokkos already installed in $PREFIX"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if ! grep -rqs "^Types:.*deb-src" /etc/apt/sources.list.d/ &&
+   ! grep -qs "^deb-src" /etc/apt/sources.list; then
+  $SUDO tee /etc/apt/sources.list.d/ungulate-deb-src.sources >/dev/null <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+fi
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends dpkg-dev xz-utils cmake make g++
+
+mkdir -p "$WORK"
+cd "$WORK"
+if ! ls trilinos_*.orig.tar.* >/dev/null 2>&1; then
+  apt-get source --download-only -q trilinos
+fi
+# Only the two standalone CMake projects we need, not the whole of Trilinos.
+SRC="$WORK/src"
+if [ ! -d "$SRC/packages/kokkos-kernels" ]; then
+  rm -rf "$SRC" && mkdir -p "$SRC"
+  tar -xf trilinos_*.orig.tar.* -C "$SRC" --strip-components=1 \
+      --wildcards '*/packages/kokkos/*' '*/packages/kokkos-kernels/*'
+fi
+
+cmake -S "$SRC/packages/kokkos" -B "$WORK/kokkos-build" -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=ON -DCMAKE_CXX_STANDARD=17 \
+      -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON
+cmake --build "$WORK/kokkos-build" -j"$JOBS"
+cmake --install "$WORK/kokkos-build"
+
+cmake -S "$SRC/packages/kokkos-kernels" -B "$WORK/kernels-build" -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=ON -DKokkos_ROOT="$PREFIX" \
+      -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF \
+      -DKokkosKernels_ADD_DEFAULT_ETI=OFF  # ungulate uses header-only batched kernels
+cmake --build "$WORK/kernels-build" -j"$JOBS"
+cmake --install "$WORK/kernels-build"
+echo "OpenMP+Serial Kokkos installed in $PREFIX"
