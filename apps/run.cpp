@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
 #include "commands.hpp"
 #include "mpi_context.hpp"
+#include "output_file.hpp"
 #include "solver_cli.hpp"
 #include "ungulate/dist/mpi_decomposition.hpp"
 #include "ungulate/io/gru_model.hpp"
@@ -148,29 +150,23 @@ std::string describe_status(const SolveResult& r) {
 }
 
 template <class Scalar, class Decomp>
-void write_states_file(const std::string& path, const World& world, const Decomp& decomp,
+void write_states_file(PartialOutput& target, bool last, const World& world, const Decomp& decomp,
                        long long local, const Problem& p,
                        const Kokkos::View<Scalar***, Kokkos::LayoutRight>& states,
                        const std::vector<IterationRecord>& history,
                        const std::function<void(io::H5File&)>& attributes) {
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), states);
-  const std::string partial = io::temporary_name(path, world.comm);
-  try {
-    io::H5File out = io::H5File::create(partial, world.comm);
-    const std::uint64_t H = std::uint64_t(p.weights.hidden);
-    out.create_dataset("/states", {p.batch, p.length, H},
-                       sizeof(Scalar) == 4 ? io::DType::Float32 : io::DType::Float64);
-    out.write("/states", {0, std::uint64_t(decomp.first_step()), 0},
-              {p.batch, std::uint64_t(local), H}, host.data());
-    out.set_attribute("/states", "layout", std::string("(batch, time, hidden)"));
-    write_history(out, history, world.rank == 0);
-    attributes(out);
-    out.close();
-    io::commit_file(partial, path, world.comm);
-  } catch (...) {
-    io::discard_file(partial, world.comm);
-    throw;
-  }
+  io::H5File out = io::H5File::create(target.temporary(), world.comm);
+  const std::uint64_t H = std::uint64_t(p.weights.hidden);
+  out.create_dataset("/states", {p.batch, p.length, H},
+                     sizeof(Scalar) == 4 ? io::DType::Float32 : io::DType::Float64);
+  out.write("/states", {0, std::uint64_t(decomp.first_step()), 0},
+            {p.batch, std::uint64_t(local), H}, host.data());
+  out.set_attribute("/states", "layout", std::string("(batch, time, hidden)"));
+  write_history(out, history, world.rank == 0);
+  attributes(out);
+  out.close();
+  target.publish(last);
 }
 
 template <class Scalar, class Decomp>
@@ -259,10 +255,14 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     f.set_attribute("/", "input_file", cfg.input);
     f.set_attribute("/", "ungulate_version", std::string(version()));
   };
+  // Created now, so that an unwritable directory is reported before the solve.
+  PartialOutput output_file(cfg.output, cfg.force, world.comm);
+  std::optional<PartialOutput> checkpoint_file;
   if (!cfg.checkpoint.empty()) {
+    checkpoint_file.emplace(cfg.checkpoint, cfg.force, world.comm);
     opt.checkpoint_every = cfg.checkpoint_every;
     opt.on_checkpoint = [&](int iteration) {
-      write_states_file<Scalar>(cfg.checkpoint, world, decomp, local, p, states, history,
+      write_states_file<Scalar>(*checkpoint_file, false, world, decomp, local, p, states, history,
                                 [&](io::H5File& f) {
                                   common_attributes(f, iteration + offset);
                                   f.set_attribute("/", "kind", std::string("checkpoint"));
@@ -277,7 +277,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   const int iterations = r.iterations + (opt.method == Method::Sequential ? 0 : offset);
   const double seconds = decomp.max_all(r.seconds) + seconds_offset;
   if (opt.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
-  write_states_file<Scalar>(cfg.output, world, decomp, local, p, states, history,
+  write_states_file<Scalar>(output_file, true, world, decomp, local, p, states, history,
                             [&](io::H5File& f) {
                               common_attributes(f, iterations);
                               f.set_attribute("/", "kind", std::string("trajectory"));
@@ -337,11 +337,12 @@ RunConfig parse_run(cli::ArgParser& args) {
   cfg.use_double = args.get_flag("double");
   cfg.quiet = args.get_flag("quiet");
   cfg.force = args.get_flag("force");
-  for (const std::string& other : {cfg.model, cfg.input, cfg.init_file, cfg.restart})
-    if (!other.empty() && (other == cfg.output || other == cfg.checkpoint))
-      throw cli::UsageError("'" + other + "' is an input: choose another output/checkpoint name");
-  if (file_exists(cfg.output) && !cfg.force)
-    throw cli::UsageError("output '" + cfg.output + "' exists (use --force to replace it)");
+  std::vector<NamedPath> inputs = {{"--model", cfg.model}, {"--input", cfg.input}};
+  if (!cfg.init_file.empty()) inputs.push_back({"--init-file", cfg.init_file});
+  if (!cfg.restart.empty()) inputs.push_back({"--restart", cfg.restart});
+  std::vector<NamedPath> outputs = {{"--output", cfg.output}};
+  if (!cfg.checkpoint.empty()) outputs.push_back({"--checkpoint", cfg.checkpoint});
+  check_outputs(inputs, outputs, cfg.force);
   return cfg;
 }
 
@@ -373,6 +374,11 @@ int run_command(int argc, char** argv, int first) {
   if (!args.parse(argc, argv, first)) return 0;
   const RunConfig cfg = parse_run(args);
   const World world;
+  remove_partials_on_signals();
+  if (world.rank == 0) {
+    remove_stale_partials(cfg.output);
+    if (!cfg.checkpoint.empty()) remove_stale_partials(cfg.checkpoint);
+  }
   Problem problem;
   all_or_none(world, [&] { problem = inspect_problem(cfg, world); });
   const long long T = static_cast<long long>(problem.length);

@@ -1,12 +1,12 @@
 #include "ungulate/io/h5file.hpp"
 
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <utility>
 
@@ -141,10 +141,13 @@ const char* to_string(DType t) {
 
 H5File H5File::open(const std::string& path, MPI_Comm comm, bool writable) {
   silence_hdf5();
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) fail(path, std::string("cannot open file: ") + std::strerror(errno));
-  }
+  // stat, not open: opening a FIFO would block until a writer appears.
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0)
+    fail(path, std::string("cannot open file: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (access(path.c_str(), R_OK) != 0)
+    fail(path, std::string("cannot open file: ") + std::strerror(errno));
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) fail(path, "not an HDF5 file");
   Handle fapl = mpio_access(comm);
@@ -450,28 +453,6 @@ std::vector<std::pair<std::string, std::string>> H5File::attributes(
     out.emplace_back(name, value);
   }
   return out;
-}
-
-void commit_file(const std::string& from, const std::string& to, MPI_Comm comm) {
-  MPI_Barrier(comm);
-  int rank = 0, rc = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) rc = std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
-  if (rc != 0)
-    fail(to, std::string("cannot move the finished output into place: ") + std::strerror(rc));
-}
-
-void discard_file(const std::string& path, MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) std::remove(path.c_str());
-}
-
-std::string temporary_name(const std::string& path, MPI_Comm comm) {
-  long long pid = static_cast<long long>(getpid());
-  MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, comm);
-  return path + ".partial-" + std::to_string(pid);
 }
 
 }  // namespace ungulate::io

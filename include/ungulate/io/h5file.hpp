@@ -29,7 +29,7 @@ struct DatasetInfo {
 class H5File {
  public:
   /// Opens an existing file read-only (collective over comm). Throws io::Error if the file
-  /// is missing, unreadable or not HDF5.
+  /// is missing, unreadable, not a regular file (never blocks on a FIFO) or not HDF5.
   static H5File open(const std::string& path, MPI_Comm comm, bool writable = false);
   /// Creates (truncates) a file (collective over comm).
   static H5File create(const std::string& path, MPI_Comm comm);
@@ -84,13 +84,5 @@ class H5File {
 
 /// "(3, 16, 8)"
 std::string shape_string(const std::vector<std::uint64_t>& shape);
-
-/// Renames `from` to `to` on rank 0 after a barrier (atomic replace on POSIX), so that an
-/// output appears only once it is complete.
-void commit_file(const std::string& from, const std::string& to, MPI_Comm comm);
-/// Removes a partial output (rank 0), ignoring errors.
-void discard_file(const std::string& path, MPI_Comm comm);
-/// A temporary name next to `path`, identical on all ranks.
-std::string temporary_name(const std::string& path, MPI_Comm comm);
 
 }  // namespace ungulate::io
