@@ -39,17 +39,43 @@ struct Problem {
 
 using Shape = std::vector<std::uint64_t>;
 
+// The largest iteration count ungulate accepts (--max-iter, checkpoints).
+constexpr long long kMaxIterations = 1 << 30;
+
+// The convergence log of a checkpoint, validated: it sets the iteration count of the resumed
+// run, so a hostile or damaged log must not reach the solver.
 std::vector<IterationRecord> read_history(const io::H5File& file) {
   std::vector<IterationRecord> out;
   if (!file.exists("/convergence/iteration")) return out;
-  const auto n = file.describe("/convergence/iteration").shape.at(0);
+  const char* const names[] = {"/convergence/iteration", "/convergence/residual",
+                               "/convergence/update_norm", "/convergence/seconds"};
+  const io::DatasetInfo log = file.describe(names[0]);
+  if (log.shape.size() != 1 || log.shape[0] < 1 || log.shape[0] > kMaxIterations)
+    throw io::Error(file.path() + ": dataset '" + names[0] + "' has shape " +
+                    io::shape_string(log.shape) +
+                    ", expected (n) with 1 <= n <= " + std::to_string(kMaxIterations));
+  const std::uint64_t n = log.shape[0];
+  for (const char* name : names)
+    if (file.describe(name).shape != log.shape)
+      throw io::Error(file.path() + ": dataset '" + name + "' has shape " +
+                      io::shape_string(file.describe(name).shape) + ", expected (" +
+                      std::to_string(n) + ")");
   std::vector<long long> it(n);
   std::vector<double> res(n), upd(n), sec(n);
-  file.read("/convergence/iteration", {0}, {n}, it.data());
-  file.read("/convergence/residual", {0}, {n}, res.data());
-  file.read("/convergence/update_norm", {0}, {n}, upd.data());
-  file.read("/convergence/seconds", {0}, {n}, sec.data());
-  for (std::uint64_t i = 0; i < n; ++i) out.push_back({int(it[i]), res[i], upd[i], sec[i]});
+  file.read(names[0], {0}, {n}, it.data());
+  file.read(names[1], {0}, {n}, res.data());
+  file.read(names[2], {0}, {n}, upd.data());
+  file.read(names[3], {0}, {n}, sec.data());
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (it[i] < 1 || it[i] > kMaxIterations || (i > 0 && it[i] <= it[i - 1]))
+      throw io::Error(file.path() + ": dataset '" + names[0] + "' holds iteration " +
+                      std::to_string(it[i]) + " at index " + std::to_string(i) +
+                      " (expected increasing counts in [1, " + std::to_string(kMaxIterations) +
+                      "])");
+    if (!(sec[i] >= 0) || !std::isfinite(sec[i]))
+      throw io::Error(file.path() + ": dataset '" + names[3] + "' holds an invalid time");
+    out.push_back({int(it[i]), res[i], upd[i], sec[i]});
+  }
   return out;
 }
 
@@ -118,7 +144,16 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     if (method != to_string(cfg.opt.method))
       throw io::Error(cfg.restart + ": checkpoint of method '" + method + "', but --method is '" +
                       to_string(cfg.opt.method) + "'");
+    const long long iterations = ck.get_int_attribute("/", "iterations");
+    if (iterations < 0 || iterations > kMaxIterations)
+      throw io::Error(cfg.restart + ": attribute 'iterations' on '/' is " +
+                      std::to_string(iterations) + ", expected a count in [0, " +
+                      std::to_string(kMaxIterations) + "]");
     p.previous_history = read_history(ck);
+    if (!p.previous_history.empty() && p.previous_history.back().iteration != iterations)
+      throw io::Error(cfg.restart + ": attribute 'iterations' on '/' (" +
+                      std::to_string(iterations) + ") disagrees with '/convergence/iteration' (" +
+                      std::to_string(p.previous_history.back().iteration) + ")");
   }
   return p;
 }
@@ -204,8 +239,14 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   double seconds_offset = 0;
   if (!cfg.restart.empty() || cfg.init == InitKind::File) {
     const std::string from = cfg.restart.empty() ? cfg.init_file : cfg.restart;
-    all_or_none(world,
-                [&] { states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world); });
+    all_or_none(world, [&] {
+      states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world);
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), states);
+      for (std::size_t i = 0; i < h.size(); ++i)
+        if (!std::isfinite(h.data()[i]))
+          throw io::Error(from + ": dataset '/states' contains NaN or Inf (an initial iterate " +
+                          "must be finite)");
+    });
     opt.init = Initialization::Given;
     if (!p.previous_history.empty()) {
       offset = p.previous_history.back().iteration;

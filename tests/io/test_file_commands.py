@@ -38,6 +38,26 @@ def same(a, b, tol, what):
     check(p.returncode == 0, f"{what}: {p.stdout.strip()} {p.stderr.strip()}")
 
 
+def digest(name):
+    with open(os.path.join(WORK, name), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def refused(args, needle, what, timeout=20):
+    try:
+        p = run(*args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(False, f"{what}: hangs")
+        return
+    check(p.returncode == 2, f"{what}: exit {p.returncode} ({p.stderr.strip()})")
+    check(needle in p.stderr, f"{what}: message {p.stderr.strip()!r} lacks {needle!r}")
+    check(len(p.stderr.strip().splitlines()) == 1, f"{what}: one line, got {p.stderr!r}")
+
+
+def partials():
+    return [f for f in os.listdir(WORK) if f.endswith(".partial")]
+
+
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 subprocess.run([FIXTURES, WORK], check=True)
@@ -163,27 +183,51 @@ check(run("run", "--model", "data.h5", "--input", "data.h5", "-o", "precious.h5"
 leftovers = [f for f in os.listdir(WORK) if f.endswith(".partial")]
 check(not leftovers, f"no partial outputs left behind: {leftovers}")
 
+# --- attributes and links as other writers make them (h5py, netCDF, corrupt files) ----------
+# 16: every string flavour of the 'cell' attribute; a UTF-8 attribute in inspect.
+for flavour in ["vlen_utf8", "vlen_ascii", "fixed_nullpad", "fixed_nullpad_padded",
+                "fixed_spacepad", "fixed_utf8_nullterm"]:
+    name = f"cell_{flavour}.h5"
+    ok(run("run", "--model", name, "--input", name, "-o", f"out_{name}", "--double", "--quiet"),
+       f"model with a {flavour} 'cell' attribute")
+    same(f"out_{name}", "recipe_expected.h5", 1e-6, f"{flavour} model vs expected")
+    p = run("inspect", name)
+    ok(p, f"inspect {flavour}")
+    check('@cell = "gru"' in p.stdout and '"\u03bb = 0.01"' in p.stdout,
+          f"inspect {flavour} shows the strings: {p.stdout[:300]!r}")
+# 8: array-valued attributes where one value is read: exit 2, one line naming the file.
+refused(["run", "--model", "cell_array.h5", "--input", "recipe.h5", "-o", "o8.h5"],
+        "cell_array.h5: attribute 'cell' on '/model' holds 2 values", "array 'cell'")
+refused(["inspect", "cell_array.h5"], "holds 2 values", "inspect array 'cell'")
+for which in ["method", "iterations"]:
+    refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o8.h5",
+             "--restart", f"ck_{which}_array.h5"],
+            f"ck_{which}_array.h5: attribute '{which}' on '/' holds", f"restart: array '{which}'")
+for which in ["method", "iterations", "status"]:
+    refused(["inspect", f"ck_{which}_array.h5"], f"attribute '{which}' on '/' holds 3 values",
+            f"inspect array '{which}'")
+# 10, 16: inspect shows soft and external links without following them; lists a group reached
+# by a hard-link cycle once; refuses absurd nesting.
+p = run("inspect", "links.h5", timeout=20)
+ok(p, "inspect links.h5")
+for needle in ["dangling -> /nowhere  (soft link, dangling)", "model_alias -> /model  (soft link)",
+               "external -> other.h5:/x  (external link, not followed)",
+               "loop/  (group, listed above", "root/  (group, listed above"]:
+    check(needle in p.stdout, f"inspect links.h5 shows {needle!r}: {p.stdout!r}")
+refused(["inspect", "deep.h5"], "deep.h5: groups nested deeper than 64 levels", "inspect deep.h5")
+
+# 17: initial iterates must be finite; restart logs and counts are validated.
+refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o17.h5", "--init", "file",
+         "--init-file", "states_nan.h5"], "states_nan.h5: dataset '/states' contains NaN",
+        "NaN in --init-file")
+for name, needle in [("ck_nan.h5", "ck_nan.h5: dataset '/states' contains NaN"),
+                     ("ck_negative.h5", "ck_negative.h5: attribute 'iterations' on '/' is -5"),
+                     ("ck_absurd.h5", "ck_absurd.h5: attribute 'iterations' on '/' is 1000000000000"),
+                     ("ck_scalar_log.h5", "ck_scalar_log.h5: dataset '/convergence/iteration' has shape ()")]:
+    refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o17.h5",
+             "--restart", name], needle, f"restart from {name}")
+
 # --- file safety (docs/safety.md) ------------------------------------------------------------
-def digest(name):
-    with open(os.path.join(WORK, name), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def refused(args, needle, what, timeout=20):
-    try:
-        p = run(*args, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        check(False, f"{what}: hangs")
-        return
-    check(p.returncode == 2, f"{what}: exit {p.returncode} ({p.stderr.strip()})")
-    check(needle in p.stderr, f"{what}: message {p.stderr.strip()!r} lacks {needle!r}")
-    check(len(p.stderr.strip().splitlines()) == 1, f"{what}: one line, got {p.stderr!r}")
-
-
-def partials():
-    return [f for f in os.listdir(WORK) if f.endswith(".partial")]
-
-
 shutil.copy(os.path.join(WORK, "data.h5"), os.path.join(WORK, "a.h5"))
 a_digest = digest("a.h5")
 ab = ["run", "--model", "a.h5", "--input", "a.h5", "--method", "quasi-elk", "--quiet"]
