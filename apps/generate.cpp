@@ -2,6 +2,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,7 @@ int generate_command(int argc, char** argv, int first) {
   if (!args.parse(argc, argv, first)) return 0;
   const int hidden = int(args.get_int("hidden", 1, 4096));
   const int inputs = args.has("input-size") ? int(args.get_int("input-size", 1, 65536)) : hidden;
-  const long long length = args.get_int("length", 1, 4000000000LL);
+  const long long length = args.get_int("length", 1, std::numeric_limits<int>::max());
   const int batch = int(args.get_int("batch", 1, 1 << 20));
   const long long seed = args.get_int("seed", 0, 1LL << 62);
   if (!args.has("output")) throw cli::UsageError("missing -o/--output FILE");

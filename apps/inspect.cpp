@@ -1,5 +1,7 @@
 // `ungulate inspect` (summary of any HDF5 file) and `ungulate compare` (max abs difference of
 // two datasets).  Both read on rank 0 only.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -128,6 +130,7 @@ int compare_command(int argc, char** argv, int first) {
   if (files.size() != 2) throw cli::UsageError("expected two files");
   const std::string name = args.get("dataset");
   const double tol = args.has("tol") ? args.get_double("tol") : -1;
+  if (args.has("tol") && !(tol >= 0)) throw cli::UsageError("--tol must be >= 0");
   const World world;
   if (world.rank != 0) return 0;
   const io::H5File a = io::H5File::open(files[0], MPI_COMM_SELF);
@@ -136,6 +139,13 @@ int compare_command(int argc, char** argv, int first) {
   if (ia.shape != ib.shape)
     throw io::Error("'" + name + "' has shape " + io::shape_string(ia.shape) + " in " + files[0] +
                     " but " + io::shape_string(ib.shape) + " in " + files[1]);
+  // Both datasets are read whole: bound them before allocating.
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double values = 1;
+  for (auto d : ia.shape) values *= double(d);
+  if (memory > 0 && 2 * 8 * values > memory)
+    throw io::Error("'" + name + "' of shape " + io::shape_string(ia.shape) +
+                    " is too large to compare in this machine's memory");
   std::size_t n = 1;
   for (auto d : ia.shape) n *= d;
   std::vector<double> va(n), vb(n);

@@ -1,9 +1,11 @@
 // `ungulate run`: evaluate a model from HDF5 on inputs from HDF5, write the trajectory and
 // the convergence log; parallel HDF5 under mpirun (each rank touches only its time slice).
+#include <unistd.h>
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +106,31 @@ void write_history(io::H5File& file, const std::vector<IterationRecord>& history
   file.set_attribute("/convergence", "update_norm", std::string("max_t |s^(i+1)_t - s^(i)_t|"));
 }
 
+// Sizes are bounded before anything is allocated or read: time and batch indices are int,
+// and a file may declare a (chunked, unallocated) dataset far larger than any memory.
+void check_problem_size(const RunConfig& cfg, const Problem& p, const World& world) {
+  const std::uint64_t max_index = std::uint64_t(std::numeric_limits<int>::max());
+  if (p.length > max_index || p.batch > max_index)
+    throw io::Error(cfg.input + ": dataset '/inputs' has shape " +
+                    io::shape_string({p.batch, p.length, p.inputs}) +
+                    ": batch and time sizes above " + std::to_string(max_index) +
+                    " are not supported");
+  // Inputs and states of this rank's slice: a lower bound of what the run needs.
+  const double scalar_bytes = cfg.use_double ? 8 : 4;
+  const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
+                       double(p.inputs + std::uint64_t(p.weights.hidden)) * scalar_bytes;
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && bytes > memory) {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  ": dataset '/inputs' of shape %s needs at least %.3g GiB per rank for inputs "
+                  "and states, more than this machine's %.3g GiB",
+                  io::shape_string({p.batch, p.length, p.inputs}).c_str(), bytes / (1 << 30),
+                  memory / (1 << 30));
+    throw io::Error(cfg.input + text);
+  }
+}
+
 // Validation common to all ranks: model, inputs, optional initial state, init/restart files.
 Problem inspect_problem(const RunConfig& cfg, const World& world) {
   Problem p;
@@ -125,6 +152,7 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     throw io::Error(cfg.input + ": dataset '/inputs' has input size " + std::to_string(p.inputs) +
                     ", but the model in " + cfg.model + " expects " +
                     std::to_string(p.weights.inputs));
+  check_problem_size(cfg, p, world);
   const Shape states = {p.batch, p.length, std::uint64_t(p.weights.hidden)};
   p.has_initial_state = in.exists("/initial_state");
   if (p.has_initial_state)

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -331,6 +332,24 @@ int main(int argc, char** argv) {
     H5Dclose(d);
     H5Sclose(space);
   });
+
+  // Chunked, never written /inputs declaring absurd sizes (the file stays tiny).
+  const auto huge_inputs = [&](const std::string& name, hsize_t batch, hsize_t length) {
+    make(dir, name, [&](H5File&) {});
+    edit(dir, name, [&](hid_t file) {
+      const hsize_t dims[3] = {batch, length, I},
+                    chunk[3] = {1, std::min<hsize_t>(length, 1024), I};
+      const hid_t space = H5Screate_simple(3, dims, nullptr);
+      const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      H5Pset_chunk(dcpl, 3, chunk);
+      H5Dclose(H5Dcreate2(file, "/inputs", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+      H5Pclose(dcpl);
+      H5Sclose(space);
+    });
+  };
+  huge_inputs("inputs_huge_length.h5", 1, hsize_t(1) << 32);
+  huge_inputs("inputs_huge_batch.h5", hsize_t(1) << 32, 2);
+  huge_inputs("inputs_huge_memory.h5", 1 << 20, (hsize_t(1) << 31) - 1);
   MPI_Finalize();
   return 0;
 }

@@ -227,6 +227,30 @@ for name, needle in [("ck_nan.h5", "ck_nan.h5: dataset '/states' contains NaN"),
     refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o17.h5",
              "--restart", name], needle, f"restart from {name}")
 
+# 9: absurd declared sizes are refused before allocating, naming the size.
+for name, needle in [("inputs_huge_length.h5", "(1, 4294967296, 3): batch and time sizes above"),
+                     ("inputs_huge_batch.h5", "(4294967296, 2, 3): batch and time sizes above"),
+                     ("inputs_huge_memory.h5", "GiB per rank for inputs and states")]:
+    refused(["run", "--model", "recipe.h5", "--input", name, "-o", "o9.h5"],
+            f"{name}: dataset '/inputs'", f"huge {name}")
+    refused(["run", "--model", "recipe.h5", "--input", name, "-o", "o9.h5"], needle,
+            f"huge {name} message")
+# 13, 14, 18: option values.
+for args, needle in [
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5",
+          "--kokkos-threads=abc"], "invalid Kokkos option: --kokkos-threads=abc"),
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5", "--max-iter", 0],
+         "--max-iter must be in [1, "),
+        (["compare", "recipe.h5", "recipe_expected.h5", "--tol", -1], "--tol must be >= 0"),
+        (["compare", "recipe.h5", "recipe_expected.h5", "--tol", "nan"], "--tol"),
+        (["generate", "--length", 3000000000, "-o", "o18.h5"],
+         "--length must be in [1, 2147483647]"),
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5", "--lambda",
+          "1e-320"], "--lambda must be 0 or a normal number"),
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5", "--tol",
+          "1e400"], "--tol is out of range")]:
+    refused(args, needle, " ".join(map(str, args[:1] + args[-2:])))
+
 # --- file safety (docs/safety.md) ------------------------------------------------------------
 shutil.copy(os.path.join(WORK, "data.h5"), os.path.join(WORK, "a.h5"))
 a_digest = digest("a.h5")
