@@ -82,8 +82,16 @@ double ArgParser::get_double(const std::string& name) const {
   errno = 0;
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+  if (text.empty() || *end != '\0' || (errno != ERANGE && !std::isfinite(v)))
     throw UsageError("--" + name + " expects a finite number, got '" + text + "'");
+  // strtod reports ERANGE for results beyond the double range and for subnormal results
+  // (glibc); ungulate accepts neither.
+  if (errno == ERANGE && std::fabs(v) > 1)
+    throw UsageError("--" + name + " is out of range, got '" + text +
+                     "' (magnitude must be below 1.8e308)");
+  if (errno == ERANGE)
+    throw UsageError("--" + name + " must be 0 or a normal number (magnitude at least " +
+                     "2.2250738585072014e-308), got '" + text + "'");
   return v;
 }
 

@@ -9,6 +9,5 @@ int generate_command(int argc, char** argv, int first);
 int run_command(int argc, char** argv, int first);
 int inspect_command(int argc, char** argv, int first);
 int compare_command(int argc, char** argv, int first);
-bool file_exists(const std::string& path);
 #endif
 }  // namespace ungulate::app

@@ -1,7 +1,10 @@
 // `ungulate inspect` (summary of any HDF5 file) and `ungulate compare` (max abs difference of
 // two datasets).  Both read on rank 0 only.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,16 +20,38 @@ void print_attributes(const io::H5File& f, const std::string& object, int indent
     std::printf("%*s@%s = %s\n", indent, "", name.c_str(), value.c_str());
 }
 
-void print_tree(const io::H5File& f, const std::string& group, int indent) {
-  for (const std::string& name : f.list(group)) {
-    const std::string path = (group == "/" ? "" : group) + "/" + name;
-    if (f.is_group(path)) {
-      std::printf("%*s%s/  (group)\n", indent, "", name.c_str());
+// Depth beyond which a file is taken to be corrupt rather than deeply organised.
+constexpr int kMaxGroupDepth = 64;
+
+// Hard links may form cycles (a group linked into itself): each group is listed once.
+void print_tree(const io::H5File& f, const std::string& group, int depth,
+                std::set<std::string>& listed_groups) {
+  const int indent = 2 * depth + 2;
+  if (depth >= kMaxGroupDepth)
+    throw io::Error(f.path() + ": groups nested deeper than " + std::to_string(kMaxGroupDepth) +
+                    " levels at '" + group + "' (corrupt file?)");
+  for (const io::Link& link : f.links(group)) {
+    const std::string path = (group == "/" ? "" : group) + "/" + link.name;
+    if (link.kind == io::Link::Kind::Soft) {
+      std::printf("%*s%s -> %s  (soft link%s)\n", indent, "", link.name.c_str(),
+                  link.target.c_str(), f.exists(path) ? "" : ", dangling");
+    } else if (link.kind == io::Link::Kind::External) {
+      std::printf("%*s%s -> %s  (external link, not followed)\n", indent, "", link.name.c_str(),
+                  link.target.c_str());
+    } else if (link.kind == io::Link::Kind::Other) {
+      std::printf("%*s%s  (user-defined link, not followed)\n", indent, "", link.name.c_str());
+    } else if (f.is_group(path)) {
+      if (!listed_groups.insert(f.object_identity(path)).second) {
+        std::printf("%*s%s/  (group, listed above: another hard link to it)\n", indent, "",
+                    link.name.c_str());
+        continue;
+      }
+      std::printf("%*s%s/  (group)\n", indent, "", link.name.c_str());
       print_attributes(f, path, indent + 4);
-      print_tree(f, path, indent + 2);
+      print_tree(f, path, depth + 1, listed_groups);
     } else {
       const io::DatasetInfo info = f.describe(path);
-      std::printf("%*s%s  %s %s\n", indent, "", name.c_str(), info.dtype_name.c_str(),
+      std::printf("%*s%s  %s %s\n", indent, "", link.name.c_str(), info.dtype_name.c_str(),
                   io::shape_string(info.shape).c_str());
       print_attributes(f, path, indent + 4);
     }
@@ -78,7 +103,8 @@ int inspect_command(int argc, char** argv, int first) {
   const io::H5File f = io::H5File::open(files[0], MPI_COMM_SELF);
   std::printf("%s: %s\n", files[0].c_str(), kind_of(f).c_str());
   print_attributes(f, "/", 2);
-  print_tree(f, "/", 2);
+  std::set<std::string> listed_groups = {f.object_identity("/")};
+  print_tree(f, "/", 0, listed_groups);
   return 0;
 }
 
@@ -104,6 +130,7 @@ int compare_command(int argc, char** argv, int first) {
   if (files.size() != 2) throw cli::UsageError("expected two files");
   const std::string name = args.get("dataset");
   const double tol = args.has("tol") ? args.get_double("tol") : -1;
+  if (args.has("tol") && !(tol >= 0)) throw cli::UsageError("--tol must be >= 0");
   const World world;
   if (world.rank != 0) return 0;
   const io::H5File a = io::H5File::open(files[0], MPI_COMM_SELF);
@@ -112,6 +139,13 @@ int compare_command(int argc, char** argv, int first) {
   if (ia.shape != ib.shape)
     throw io::Error("'" + name + "' has shape " + io::shape_string(ia.shape) + " in " + files[0] +
                     " but " + io::shape_string(ib.shape) + " in " + files[1]);
+  // Both datasets are read whole: bound them before allocating.
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double values = 1;
+  for (auto d : ia.shape) values *= double(d);
+  if (memory > 0 && 2 * 8 * values > memory)
+    throw io::Error("'" + name + "' of shape " + io::shape_string(ia.shape) +
+                    " is too large to compare in this machine's memory");
   std::size_t n = 1;
   for (auto d : ia.shape) n *= d;
   std::vector<double> va(n), vb(n);

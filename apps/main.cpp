@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -93,8 +95,16 @@ int main(int argc, char** argv) {
   MpiSession mpi(argc, argv);
   int code = 0;
   {
-    Kokkos::ScopeGuard kokkos(argc, argv);
+    std::optional<Kokkos::ScopeGuard> kokkos;
     try {
+      try {
+        kokkos.emplace(argc, argv);
+      } catch (const std::exception& e) {  // e.g. --kokkos-threads=abc (std::stoi)
+        std::string options;
+        for (int i = 1; i < argc; ++i)
+          if (!std::strncmp(argv[i], "--kokkos-", 9)) options += std::string(" ") + argv[i];
+        throw ungulate::cli::UsageError("invalid Kokkos option:" + options + " (" + e.what() + ")");
+      }
       code = run(argc, argv, 2);
     } catch (const ungulate::cli::UsageError& e) {
       // Every rank parsed the same arguments and failed alike: rank 0 reports.
@@ -108,7 +118,13 @@ int main(int argc, char** argv) {
       code = 2;
     }
 #endif
-    catch (const std::invalid_argument& e) {
+    catch (const std::bad_alloc&) {
+      // Sizes are checked against memory before the large allocations: this is what is left.
+      std::fprintf(stderr, "ungulate %s: out of memory%s\n", command.c_str(),
+                   mpi.size > 1 ? (" on rank " + std::to_string(mpi.rank)).c_str() : "");
+      code = 2;
+      if (mpi.size > 1) mpi.abort(code);
+    } catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());
       code = 2;
       if (mpi.size > 1) mpi.abort(code);

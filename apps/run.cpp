@@ -1,15 +1,19 @@
 // `ungulate run`: evaluate a model from HDF5 on inputs from HDF5, write the trajectory and
 // the convergence log; parallel HDF5 under mpirun (each rank touches only its time slice).
+#include <unistd.h>
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
 #include "commands.hpp"
 #include "mpi_context.hpp"
+#include "output_file.hpp"
 #include "solver_cli.hpp"
 #include "ungulate/dist/mpi_decomposition.hpp"
 #include "ungulate/io/gru_model.hpp"
@@ -37,18 +41,44 @@ struct Problem {
 
 using Shape = std::vector<std::uint64_t>;
 
+// The largest iteration count ungulate accepts (--max-iter, checkpoints).
+constexpr long long kMaxIterations = 1 << 30;
+
+// The convergence log of a checkpoint, validated: it sets the iteration count of the resumed
+// run, so a hostile or damaged log must not reach the solver.
 std::vector<IterationRecord> read_history(const io::H5File& file) {
   std::vector<IterationRecord> out;
   if (!file.exists("/convergence/iteration")) return out;
-  const auto n = file.describe("/convergence/iteration").shape.at(0);
-  if (n == 0) return out;
+  const char* const names[] = {"/convergence/iteration", "/convergence/residual",
+                               "/convergence/update_norm", "/convergence/seconds"};
+  const io::DatasetInfo log = file.describe(names[0]);
+  if (log.shape.size() != 1 || log.shape[0] > kMaxIterations)
+    throw io::Error(file.path() + ": dataset '" + names[0] + "' has shape " +
+                    io::shape_string(log.shape) +
+                    ", expected (n) with n <= " + std::to_string(kMaxIterations));
+  const std::uint64_t n = log.shape[0];
+  for (const char* name : names)
+    if (file.describe(name).shape != log.shape)
+      throw io::Error(file.path() + ": dataset '" + name + "' has shape " +
+                      io::shape_string(file.describe(name).shape) + ", expected (" +
+                      std::to_string(n) + ")");
+  if (n == 0) return out;  // a solve that ended without iterating (warm start)
   std::vector<long long> it(n);
   std::vector<double> res(n), upd(n), sec(n);
-  file.read("/convergence/iteration", {0}, {n}, it.data());
-  file.read("/convergence/residual", {0}, {n}, res.data());
-  file.read("/convergence/update_norm", {0}, {n}, upd.data());
-  file.read("/convergence/seconds", {0}, {n}, sec.data());
-  for (std::uint64_t i = 0; i < n; ++i) out.push_back({int(it[i]), res[i], upd[i], sec[i]});
+  file.read(names[0], {0}, {n}, it.data());
+  file.read(names[1], {0}, {n}, res.data());
+  file.read(names[2], {0}, {n}, upd.data());
+  file.read(names[3], {0}, {n}, sec.data());
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (it[i] < 1 || it[i] > kMaxIterations || (i > 0 && it[i] <= it[i - 1]))
+      throw io::Error(file.path() + ": dataset '" + names[0] + "' holds iteration " +
+                      std::to_string(it[i]) + " at index " + std::to_string(i) +
+                      " (expected increasing counts in [1, " + std::to_string(kMaxIterations) +
+                      "])");
+    if (!(sec[i] >= 0) || !std::isfinite(sec[i]))
+      throw io::Error(file.path() + ": dataset '" + names[3] + "' holds an invalid time");
+    out.push_back({int(it[i]), res[i], upd[i], sec[i]});
+  }
   return out;
 }
 
@@ -80,6 +110,31 @@ void write_history(io::H5File& file, const std::vector<IterationRecord>& history
   file.set_attribute("/convergence", "update_norm", std::string("max_t |s^(i+1)_t - s^(i)_t|"));
 }
 
+// Sizes are bounded before anything is allocated or read: time and batch indices are int,
+// and a file may declare a (chunked, unallocated) dataset far larger than any memory.
+void check_problem_size(const RunConfig& cfg, const Problem& p, const World& world) {
+  const std::uint64_t max_index = std::uint64_t(std::numeric_limits<int>::max());
+  if (p.length > max_index || p.batch > max_index)
+    throw io::Error(cfg.input + ": dataset '/inputs' has shape " +
+                    io::shape_string({p.batch, p.length, p.inputs}) +
+                    ": batch and time sizes above " + std::to_string(max_index) +
+                    " are not supported");
+  // Inputs and states of this rank's slice: a lower bound of what the run needs.
+  const double scalar_bytes = cfg.use_double ? 8 : 4;
+  const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
+                       double(p.inputs + std::uint64_t(p.weights.hidden)) * scalar_bytes;
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && bytes > memory) {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  ": dataset '/inputs' of shape %s needs at least %.3g GiB per rank for inputs "
+                  "and states, more than this machine's %.3g GiB",
+                  io::shape_string({p.batch, p.length, p.inputs}).c_str(), bytes / (1 << 30),
+                  memory / (1 << 30));
+    throw io::Error(cfg.input + text);
+  }
+}
+
 // Validation common to all ranks: model, inputs, optional initial state, init/restart files.
 Problem inspect_problem(const RunConfig& cfg, const World& world) {
   Problem p;
@@ -101,6 +156,7 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     throw io::Error(cfg.input + ": dataset '/inputs' has input size " + std::to_string(p.inputs) +
                     ", but the model in " + cfg.model + " expects " +
                     std::to_string(p.weights.inputs));
+  check_problem_size(cfg, p, world);
   const Shape states = {p.batch, p.length, std::uint64_t(p.weights.hidden)};
   p.has_initial_state = in.exists("/initial_state");
   if (p.has_initial_state)
@@ -120,7 +176,16 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     if (method != to_string(cfg.opt.method))
       throw io::Error(cfg.restart + ": checkpoint of method '" + method + "', but --method is '" +
                       to_string(cfg.opt.method) + "'");
+    const long long iterations = ck.get_int_attribute("/", "iterations");
+    if (iterations < 0 || iterations > kMaxIterations)
+      throw io::Error(cfg.restart + ": attribute 'iterations' on '/' is " +
+                      std::to_string(iterations) + ", expected a count in [0, " +
+                      std::to_string(kMaxIterations) + "]");
     p.previous_history = read_history(ck);
+    if (!p.previous_history.empty() && p.previous_history.back().iteration != iterations)
+      throw io::Error(cfg.restart + ": attribute 'iterations' on '/' (" +
+                      std::to_string(iterations) + ") disagrees with '/convergence/iteration' (" +
+                      std::to_string(p.previous_history.back().iteration) + ")");
   }
   return p;
 }
@@ -152,29 +217,23 @@ std::string describe_status(const SolveResult& r) {
 }
 
 template <class Scalar, class Decomp>
-void write_states_file(const std::string& path, const World& world, const Decomp& decomp,
+void write_states_file(PartialOutput& target, bool last, const World& world, const Decomp& decomp,
                        long long local, const Problem& p,
                        const Kokkos::View<Scalar***, Kokkos::LayoutRight>& states,
                        const std::vector<IterationRecord>& history,
                        const std::function<void(io::H5File&)>& attributes) {
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), states);
-  const std::string partial = io::temporary_name(path, world.comm);
-  try {
-    io::H5File out = io::H5File::create(partial, world.comm);
-    const std::uint64_t H = std::uint64_t(p.weights.hidden);
-    out.create_dataset("/states", {p.batch, p.length, H},
-                       sizeof(Scalar) == 4 ? io::DType::Float32 : io::DType::Float64);
-    out.write("/states", {0, std::uint64_t(decomp.first_step()), 0},
-              {p.batch, std::uint64_t(local), H}, host.data());
-    out.set_attribute("/states", "layout", std::string("(batch, time, hidden)"));
-    write_history(out, history, world.rank == 0);
-    attributes(out);
-    out.close();
-    io::commit_file(partial, path, world.comm);
-  } catch (...) {
-    io::discard_file(partial, world.comm);
-    throw;
-  }
+  io::H5File out = io::H5File::create(target.temporary(), world.comm);
+  const std::uint64_t H = std::uint64_t(p.weights.hidden);
+  out.create_dataset("/states", {p.batch, p.length, H},
+                     sizeof(Scalar) == 4 ? io::DType::Float32 : io::DType::Float64);
+  out.write("/states", {0, std::uint64_t(decomp.first_step()), 0},
+            {p.batch, std::uint64_t(local), H}, host.data());
+  out.set_attribute("/states", "layout", std::string("(batch, time, hidden)"));
+  write_history(out, history, world.rank == 0);
+  attributes(out);
+  out.close();
+  target.publish(last);
 }
 
 template <class Scalar, class Decomp>
@@ -212,8 +271,14 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   double seconds_offset = 0;
   if (!cfg.restart.empty() || cfg.init == InitKind::File) {
     const std::string from = cfg.restart.empty() ? cfg.init_file : cfg.restart;
-    all_or_none(world,
-                [&] { states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world); });
+    all_or_none(world, [&] {
+      states = read_slice<Scalar>(from, "/states", B, H, decomp, local, world);
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), states);
+      for (std::size_t i = 0; i < h.size(); ++i)
+        if (!std::isfinite(h.data()[i]))
+          throw io::Error(from + ": dataset '/states' contains NaN or Inf (an initial iterate " +
+                          "must be finite)");
+    });
     opt.init = Initialization::Given;
     if (!p.previous_history.empty()) {
       offset = p.previous_history.back().iteration;
@@ -263,10 +328,14 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     f.set_attribute("/", "input_file", cfg.input);
     f.set_attribute("/", "ungulate_version", std::string(version()));
   };
+  // Created now, so that an unwritable directory is reported before the solve.
+  PartialOutput output_file(cfg.output, cfg.force, world.comm);
+  std::optional<PartialOutput> checkpoint_file;
   if (!cfg.checkpoint.empty()) {
+    checkpoint_file.emplace(cfg.checkpoint, cfg.force, world.comm);
     opt.checkpoint_every = cfg.checkpoint_every;
     opt.on_checkpoint = [&](int iteration) {
-      write_states_file<Scalar>(cfg.checkpoint, world, decomp, local, p, states, history,
+      write_states_file<Scalar>(*checkpoint_file, false, world, decomp, local, p, states, history,
                                 [&](io::H5File& f) {
                                   common_attributes(f, iteration + offset);
                                   f.set_attribute("/", "kind", std::string("checkpoint"));
@@ -281,7 +350,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   const int iterations = r.iterations + (opt.method == Method::Sequential ? 0 : offset);
   const double seconds = decomp.max_all(r.seconds) + seconds_offset;
   if (opt.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
-  write_states_file<Scalar>(cfg.output, world, decomp, local, p, states, history,
+  write_states_file<Scalar>(output_file, true, world, decomp, local, p, states, history,
                             [&](io::H5File& f) {
                               common_attributes(f, iterations);
                               f.set_attribute("/", "kind", std::string("trajectory"));
@@ -341,11 +410,12 @@ RunConfig parse_run(cli::ArgParser& args) {
   cfg.use_double = args.get_flag("double");
   cfg.quiet = args.get_flag("quiet");
   cfg.force = args.get_flag("force");
-  for (const std::string& other : {cfg.model, cfg.input, cfg.init_file, cfg.restart})
-    if (!other.empty() && (other == cfg.output || other == cfg.checkpoint))
-      throw cli::UsageError("'" + other + "' is an input: choose another output/checkpoint name");
-  if (file_exists(cfg.output) && !cfg.force)
-    throw cli::UsageError("output '" + cfg.output + "' exists (use --force to replace it)");
+  std::vector<NamedPath> inputs = {{"--model", cfg.model}, {"--input", cfg.input}};
+  if (!cfg.init_file.empty()) inputs.push_back({"--init-file", cfg.init_file});
+  if (!cfg.restart.empty()) inputs.push_back({"--restart", cfg.restart});
+  std::vector<NamedPath> outputs = {{"--output", cfg.output}};
+  if (!cfg.checkpoint.empty()) outputs.push_back({"--checkpoint", cfg.checkpoint});
+  check_outputs(inputs, outputs, cfg.force);
   return cfg;
 }
 
@@ -377,6 +447,11 @@ int run_command(int argc, char** argv, int first) {
   if (!args.parse(argc, argv, first)) return 0;
   const RunConfig cfg = parse_run(args);
   const World world;
+  remove_partials_on_signals();
+  if (world.rank == 0) {
+    remove_stale_partials(cfg.output);
+    if (!cfg.checkpoint.empty()) remove_stale_partials(cfg.checkpoint);
+  }
   Problem problem;
   all_or_none(world, [&] { problem = inspect_problem(cfg, world); });
   const long long T = static_cast<long long>(problem.length);

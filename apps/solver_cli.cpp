@@ -25,7 +25,7 @@ void read_solver_options(const cli::ArgParser& args, SolverOptions& opt) {
     opt.tolerance = args.get_double("tol");
     if (!(opt.tolerance > 0)) throw cli::UsageError("--tol must be > 0");
   }
-  if (args.has("max-iter")) opt.max_iterations = int(args.get_int("max-iter", 0, 1 << 30));
+  if (args.has("max-iter")) opt.max_iterations = int(args.get_int("max-iter", 1, 1 << 30));
   opt.lambda = args.get_double("lambda");
   if (opt.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
   const std::string est = args.get("elk-estimate");

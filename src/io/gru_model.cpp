@@ -5,6 +5,9 @@
 namespace ungulate::io {
 namespace {
 
+// Hidden and input sizes beyond this are refused (a 3 x 65536 x 65536 kernel is 100 GiB).
+constexpr std::uint64_t kMaxModelDimension = 65536;
+
 struct Tensor {
   const char* name;
   std::vector<std::uint64_t> shape;
@@ -29,6 +32,14 @@ GruWeights read_gru_model(const H5File& file, const std::string& group) {
   if (rk.shape.size() != 3 || rk.shape[0] != 3 || rk.shape[1] != rk.shape[2] || rk.shape[1] < 1)
     throw Error(path + ": dataset '" + group + "/recurrent_kernel' has shape " +
                 shape_string(rk.shape) + ", expected (3, hidden, hidden)");
+  // Bounded before anything is allocated: the kernels are read whole.
+  for (const auto& [name, size] :
+       {std::pair{"recurrent_kernel", rk.shape[1]},
+        std::pair{"input_kernel", ik.shape.size() == 3 ? ik.shape[2] : 0}})
+    if (size > kMaxModelDimension)
+      throw Error(path + ": dataset '" + group + "/" + name + "' has shape " +
+                  shape_string(name == std::string("recurrent_kernel") ? rk.shape : ik.shape) +
+                  ": sizes above " + std::to_string(kMaxModelDimension) + " are not supported");
   w.hidden = int(rk.shape[1]);
   if (ik.shape.size() != 3 || ik.shape[0] != 3 || ik.shape[1] != rk.shape[1] || ik.shape[2] < 1)
     throw Error(path + ": dataset '" + group + "/input_kernel' has shape " +

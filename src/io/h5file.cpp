@@ -1,12 +1,12 @@
 #include "ungulate/io/h5file.hpp"
 
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <utility>
 
@@ -141,10 +141,13 @@ const char* to_string(DType t) {
 
 H5File H5File::open(const std::string& path, MPI_Comm comm, bool writable) {
   silence_hdf5();
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) fail(path, std::string("cannot open file: ") + std::strerror(errno));
-  }
+  // stat, not open: opening a FIFO would block until a writer appears.
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0)
+    fail(path, std::string("cannot open file: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (access(path.c_str(), R_OK) != 0)
+    fail(path, std::string("cannot open file: ") + std::strerror(errno));
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) fail(path, "not an HDF5 file");
   Handle fapl = mpio_access(comm);
@@ -219,6 +222,47 @@ std::vector<std::string> H5File::list(const std::string& group) const {
       },
       &names);
   return names;
+}
+
+std::vector<Link> H5File::links(const std::string& group) const {
+  Handle g(H5Gopen2(hid_t(id_), group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.valid()) fail(path_, "missing group '" + group + "'");
+  struct Visit {
+    std::vector<Link> links;
+  } visit;
+  H5Literate(
+      g, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t parent, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+        Link link{name, Link::Kind::Hard, ""};
+        if (info->type == H5L_TYPE_SOFT || info->type == H5L_TYPE_EXTERNAL) {
+          std::string value(info->u.val_size + 1, '\0');
+          if (H5Lget_val(parent, name, value.data(), value.size(), H5P_DEFAULT) >= 0) {
+            if (info->type == H5L_TYPE_SOFT) {
+              link.kind = Link::Kind::Soft;
+              link.target = value.c_str();
+            } else {
+              link.kind = Link::Kind::External;
+              const char *file = nullptr, *object = nullptr;
+              unsigned flags = 0;
+              if (H5Lunpack_elink_val(value.data(), value.size(), &flags, &file, &object) >= 0)
+                link.target = std::string(file ? file : "?") + ":" + (object ? object : "?");
+            }
+          }
+        } else if (info->type != H5L_TYPE_HARD) {
+          link.kind = Link::Kind::Other;
+        }
+        static_cast<Visit*>(data)->links.push_back(link);
+        return 0;
+      },
+      &visit);
+  return visit.links;
+}
+
+std::string H5File::object_identity(const std::string& object) const {
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(hid_t(id_), object.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    fail(path_, "cannot open object '" + object + "'");
+  return std::to_string(info.fileno) + ":" + std::to_string(info.addr);
 }
 
 DatasetInfo H5File::describe(const std::string& dataset) const {
@@ -361,20 +405,30 @@ bool H5File::has_attribute(const std::string& object, const std::string& name) c
 }
 
 namespace {
+// Readers of one value: an attribute holding an array (or nothing) is bad input, not a
+// buffer overrun.
 Handle open_attribute(hid_t file, const std::string& path, const std::string& object,
                       const std::string& name) {
   Handle attr(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
               H5Aclose);
   if (!attr.valid()) fail(path, "missing attribute '" + name + "' on '" + object + "'");
+  Handle space(H5Aget_space(attr), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n != 1)
+    fail(path, "attribute '" + name + "' on '" + object + "' holds " + std::to_string(n) +
+                   " values, expected one");
   return attr;
 }
 
+// Every string flavour h5py, netCDF and the C API write: fixed or variable length, ASCII or
+// UTF-8, null-terminated, null-padded or space-padded.  Reading with a copy of the stored
+// type transfers the bytes unconverted (a conversion between character sets fails, and one
+// between paddings drops a character of a full-width null-padded string).
 std::string read_string(hid_t attr, const std::string& path, const std::string& what) {
   Handle type(H5Aget_type(attr), H5Tclose);
   if (H5Tget_class(type) != H5T_STRING) fail(path, what + " is not a string");
+  Handle mem(H5Tcopy(type), H5Tclose);
   if (H5Tis_variable_str(type) > 0) {
-    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mem, H5T_VARIABLE);
     char* value = nullptr;
     if (H5Aread(attr, mem, &value) < 0) fail(path, "cannot read " + what);
     std::string out = value ? value : "";
@@ -382,11 +436,13 @@ std::string read_string(hid_t attr, const std::string& path, const std::string& 
     return out;
   }
   const std::size_t size = H5Tget_size(type);
+  if (size == 0 || size > (1u << 20))
+    fail(path, what + " is a string of " + std::to_string(size) + " bytes");
   std::string buf(size, '\0');
-  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(mem, size);
   if (H5Aread(attr, mem, buf.data()) < 0) fail(path, "cannot read " + what);
-  return std::string(buf.c_str());
+  buf.resize(std::strlen(buf.c_str()));  // null-terminated or null-padded
+  if (H5Tget_strpad(type) == H5T_STR_SPACEPAD) buf.erase(buf.find_last_not_of(' ') + 1);
+  return buf;
 }
 }  // namespace
 
@@ -397,6 +453,9 @@ std::string H5File::get_string_attribute(const std::string& object, const std::s
 
 double H5File::get_double_attribute(const std::string& object, const std::string& name) const {
   Handle attr = open_attribute(hid_t(id_), path_, object, name);
+  Handle type(H5Aget_type(attr), H5Tclose);
+  if (H5Tget_class(type) != H5T_INTEGER && H5Tget_class(type) != H5T_FLOAT)
+    fail(path_, "attribute '" + name + "' on '" + object + "' is not a number");
   double v = 0;
   if (H5Aread(attr, H5T_NATIVE_DOUBLE, &v) < 0)
     fail(path_, "attribute '" + name + "' on '" + object + "' is not a number");
@@ -434,7 +493,11 @@ std::vector<std::pair<std::string, std::string>> H5File::attributes(
     std::string value = "<" + std::to_string(H5Sget_simple_extent_npoints(space)) + " values>";
     if (H5Sget_simple_extent_npoints(space) == 1) {
       if (cls == H5T_STRING) {
-        value = "\"" + read_string(attr, path_, name) + "\"";
+        try {
+          value = "\"" + read_string(attr, path_, name) + "\"";
+        } catch (const Error&) {
+          value = "<unreadable string>";
+        }
       } else if (cls == H5T_INTEGER) {
         long long v = 0;
         H5Aread(attr, H5T_NATIVE_LLONG, &v);
@@ -450,28 +513,6 @@ std::vector<std::pair<std::string, std::string>> H5File::attributes(
     out.emplace_back(name, value);
   }
   return out;
-}
-
-void commit_file(const std::string& from, const std::string& to, MPI_Comm comm) {
-  MPI_Barrier(comm);
-  int rank = 0, rc = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) rc = std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
-  if (rc != 0)
-    fail(to, std::string("cannot move the finished output into place: ") + std::strerror(rc));
-}
-
-void discard_file(const std::string& path, MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) std::remove(path.c_str());
-}
-
-std::string temporary_name(const std::string& path, MPI_Comm comm) {
-  long long pid = static_cast<long long>(getpid());
-  MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, comm);
-  return path + ".partial-" + std::to_string(pid);
 }
 
 }  // namespace ungulate::io

@@ -1,5 +1,8 @@
 // Embedding example: evaluate a small GRU with quasi-DEER and check it against sequential.
 #include <ungulate/ungulate.hpp>
+#ifdef UNGULATE_HAVE_HDF5
+#include <ungulate/io/h5file.hpp>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -23,5 +26,9 @@ int main(int argc, char** argv) {
     err = std::fmax(err, std::fabs(a.data()[i] - b.data()[i]));
   std::printf("ungulate %s: %s in %d iterations, max error %.3g\n", ungulate::version(),
               ungulate::to_string(result.status), result.iterations, err);
+#ifdef UNGULATE_HAVE_HDF5
+  std::printf("ungulate::io linked (stores %s)\n",
+              ungulate::io::to_string(ungulate::io::DType::Float32));
+#endif
   return result.status == ungulate::Status::Converged && err < 1e-6 ? 0 : 1;
 }

@@ -3,8 +3,10 @@
 //    directly through the documented schema (docs/hdf5.md), and the trajectory computed
 //    here by an independent plain-C++ GRU.  Guards the schema's stability.
 //  * one file per bad-input case.
+#include <hdf5.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -107,6 +109,60 @@ void make(const std::string& dir, const std::string& name, F&& body) {
   body(f);
 }
 
+// Edits a finished fixture with the HDF5 C API: what ungulate never writes itself but other
+// writers (h5py, netCDF, corrupt files) do.
+template <class F>
+void edit(const std::string& dir, const std::string& name, F&& body) {
+  const hid_t file = H5Fopen((dir + "/" + name).c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  body(file);
+  H5Fclose(file);
+}
+
+struct StringFlavour {
+  const char* name;
+  bool variable;
+  H5T_cset_t cset;
+  H5T_str_t pad;
+  std::size_t size;  // fixed length
+  const char* bytes;
+};
+
+// Replaces attribute `name` of `object` by a string of the given flavour and element count.
+void string_attribute(hid_t file, const char* object, const char* name, const StringFlavour& s,
+                      hsize_t count = 0) {
+  const hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
+  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, s.variable ? H5T_VARIABLE : s.size);
+  H5Tset_cset(type, s.cset);
+  H5Tset_strpad(type, s.pad);
+  const hid_t space = count ? H5Screate_simple(1, &count, nullptr) : H5Screate(H5S_SCALAR);
+  const hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  std::vector<const char*> pointers(count ? count : 1, s.bytes);
+  std::string fixed;
+  for (std::size_t i = 0; i < pointers.size(); ++i) fixed.append(s.bytes, s.size);
+  H5Awrite(attr, type, s.variable ? static_cast<const void*>(pointers.data()) : fixed.data());
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Oclose(obj);
+}
+
+void integer_array_attribute(hid_t file, const char* object, const char* name) {
+  const hid_t obj = H5Oopen(file, object, H5P_DEFAULT);
+  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  const hsize_t count = 3;
+  const long long values[3] = {1, 2, 3};
+  const hid_t space = H5Screate_simple(1, &count, nullptr);
+  const hid_t attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(attr, H5T_NATIVE_LLONG, values);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Oclose(obj);
+}
+
+const StringFlavour kAsciiArray = {"array", false, H5T_CSET_ASCII, H5T_STR_NULLTERM, 4, "gru"};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,6 +232,124 @@ int main(int argc, char** argv) {
     write_model(f, m);
     write(f, "/inputs", {B, 0, I}, {});
   });
+
+  // Every string flavour of the 'cell' attribute (h5py writes variable-length UTF-8 for str
+  // and fixed-length null-padded for np.bytes_).
+  const StringFlavour flavours[] = {
+      {"vlen_utf8", true, H5T_CSET_UTF8, H5T_STR_NULLTERM, 0, "gru"},
+      {"vlen_ascii", true, H5T_CSET_ASCII, H5T_STR_NULLTERM, 0, "gru"},
+      {"fixed_nullpad", false, H5T_CSET_ASCII, H5T_STR_NULLPAD, 3, "gru"},
+      {"fixed_nullpad_padded", false, H5T_CSET_ASCII, H5T_STR_NULLPAD, 6, "gru\0\0\0"},
+      {"fixed_spacepad", false, H5T_CSET_ASCII, H5T_STR_SPACEPAD, 5, "gru  "},
+      {"fixed_utf8_nullterm", false, H5T_CSET_UTF8, H5T_STR_NULLTERM, 4, "gru"},
+  };
+  for (const StringFlavour& flavour : flavours) {
+    const std::string name = std::string("cell_") + flavour.name + ".h5";
+    make(dir, name, [&](H5File& f) {
+      write_model(f, m);
+      write(f, "/inputs", {B, T, I}, x);
+      write(f, "/initial_state", {B, H}, s0);
+    });
+    edit(dir, name, [&](hid_t file) {
+      string_attribute(file, "/model", "cell", flavour);
+      string_attribute(file, "/", "note_utf8",
+                       {"", true, H5T_CSET_UTF8, H5T_STR_NULLTERM, 0, "\xce\xbb = 0.01"});
+    });
+  }
+
+  // Array-valued attributes where ungulate reads one value.
+  make(dir, "cell_array.h5", [&](H5File& f) {
+    write_model(f, m);
+    write(f, "/inputs", {B, T, I}, x);
+  });
+  edit(dir, "cell_array.h5",
+       [&](hid_t file) { string_attribute(file, "/model", "cell", kAsciiArray, 2); });
+  for (const char* which : {"method", "iterations", "status"}) {
+    const std::string name = std::string("ck_") + which + "_array.h5";
+    make(dir, name, [&](H5File& f) {
+      write(f, "/states", {B, T, H}, std::vector<double>(B * T * H, 0.0));
+      f.set_attribute("/", "method", std::string("quasi-deer"));
+      f.set_attribute("/", "iterations", 2LL);
+      f.set_attribute("/", "status", std::string("converged"));
+      f.set_attribute("/", "kind", std::string("checkpoint"));
+    });
+    edit(dir, name, [&](hid_t file) {
+      if (std::string(which) == "iterations")
+        integer_array_attribute(file, "/", which);
+      else
+        string_attribute(file, "/", which, kAsciiArray, 3);
+    });
+  }
+
+  // Links inspect must not follow: dangling soft, external, hard-link cycle, deep nesting.
+  make(dir, "links.h5", [&](H5File& f) {
+    write_model(f, m);
+    f.create_group("/a");
+  });
+  edit(dir, "links.h5", [&](hid_t file) {
+    H5Lcreate_soft("/nowhere", file, "/dangling", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_soft("/model", file, "/model_alias", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_external("other.h5", "/x", file, "/external", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_hard(file, "/a", file, "/a/loop", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_hard(file, "/", file, "/a/root", H5P_DEFAULT, H5P_DEFAULT);
+  });
+  make(dir, "deep.h5", [&](H5File& f) {
+    std::string path;
+    for (int depth = 0; depth < 100; ++depth) f.create_group(path += "/g");
+  });
+
+  // Initial iterates and checkpoints a restart must refuse.
+  auto nan_states = std::vector<double>(B * T * H, 0.1);
+  nan_states[7] = NAN;
+  make(dir, "states_nan.h5", [&](H5File& f) { write(f, "/states", {B, T, H}, nan_states); });
+  const auto checkpoint = [&](const std::string& name, const std::vector<double>& states,
+                              long long iterations, std::vector<double> log) {
+    make(dir, name, [&](H5File& f) {
+      write(f, "/states", {B, T, H}, states);
+      f.set_attribute("/", "method", std::string("quasi-deer"));
+      f.set_attribute("/", "iterations", iterations);
+      f.set_attribute("/", "kind", std::string("checkpoint"));
+      f.create_group("/convergence");
+      const std::uint64_t n = log.size();
+      std::vector<long long> counts(log.begin(), log.end());
+      f.create_dataset("/convergence/iteration", {n}, DType::Int64);
+      f.write("/convergence/iteration", {0}, {n}, counts.data());
+      for (const char* column : {"residual", "update_norm", "seconds"})
+        write(f, std::string("/convergence/") + column, {n}, std::vector<double>(n, 0.5));
+    });
+  };
+  checkpoint("ck_nan.h5", nan_states, 2, {1, 2});
+  checkpoint("ck_negative.h5", std::vector<double>(B * T * H, 0.1), -5, {-5});
+  checkpoint("ck_absurd.h5", std::vector<double>(B * T * H, 0.1), 1000000000000LL, {1, 2});
+  checkpoint("ck_scalar_log.h5", std::vector<double>(B * T * H, 0.1), 2, {1, 2});
+  edit(dir, "ck_scalar_log.h5", [&](hid_t file) {
+    H5Ldelete(file, "/convergence/iteration", H5P_DEFAULT);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t d = H5Dcreate2(file, "/convergence/iteration", H5T_STD_I64LE, space, H5P_DEFAULT,
+                               H5P_DEFAULT, H5P_DEFAULT);
+    const long long two = 2;
+    H5Dwrite(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &two);
+    H5Dclose(d);
+    H5Sclose(space);
+  });
+
+  // Chunked, never written /inputs declaring absurd sizes (the file stays tiny).
+  const auto huge_inputs = [&](const std::string& name, hsize_t batch, hsize_t length) {
+    make(dir, name, [&](H5File&) {});
+    edit(dir, name, [&](hid_t file) {
+      const hsize_t dims[3] = {batch, length, I},
+                    chunk[3] = {1, std::min<hsize_t>(length, 1024), I};
+      const hid_t space = H5Screate_simple(3, dims, nullptr);
+      const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      H5Pset_chunk(dcpl, 3, chunk);
+      H5Dclose(H5Dcreate2(file, "/inputs", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+      H5Pclose(dcpl);
+      H5Sclose(space);
+    });
+  };
+  huge_inputs("inputs_huge_length.h5", 1, hsize_t(1) << 32);
+  huge_inputs("inputs_huge_batch.h5", hsize_t(1) << 32, 2);
+  huge_inputs("inputs_huge_memory.h5", 1 << 20, (hsize_t(1) << 31) - 1);
   MPI_Finalize();
   return 0;
 }

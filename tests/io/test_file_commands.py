@@ -3,8 +3,12 @@
 
 usage: test_file_commands.py UNGULATE MAKE_FIXTURES MPIEXEC WORKDIR
 """
+import hashlib
 import os
 import shutil
+import signal
+import socket
+import stat
 import subprocess
 import sys
 
@@ -32,6 +36,26 @@ def ok(proc, what):
 def same(a, b, tol, what):
     p = run("compare", a, b, "--tol", tol)
     check(p.returncode == 0, f"{what}: {p.stdout.strip()} {p.stderr.strip()}")
+
+
+def digest(name):
+    with open(os.path.join(WORK, name), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def refused(args, needle, what, timeout=20):
+    try:
+        p = run(*args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(False, f"{what}: hangs")
+        return
+    check(p.returncode == 2, f"{what}: exit {p.returncode} ({p.stderr.strip()})")
+    check(needle in p.stderr, f"{what}: message {p.stderr.strip()!r} lacks {needle!r}")
+    check(len(p.stderr.strip().splitlines()) == 1, f"{what}: one line, got {p.stderr!r}")
+
+
+def partials():
+    return [f for f in os.listdir(WORK) if f.endswith(".partial")]
 
 
 shutil.rmtree(WORK, ignore_errors=True)
@@ -156,8 +180,167 @@ for args, needle in bad_cases:
             check(f.read() == "keep me", f"{what}: existing output clobbered")
 check(run("run", "--model", "data.h5", "--input", "data.h5", "-o", "precious.h5").returncode == 2,
       "existing output refused without --force")
-leftovers = [f for f in os.listdir(WORK) if ".partial-" in f]
+leftovers = [f for f in os.listdir(WORK) if f.endswith(".partial")]
 check(not leftovers, f"no partial outputs left behind: {leftovers}")
+
+# --- attributes and links as other writers make them (h5py, netCDF, corrupt files) ----------
+# 16: every string flavour of the 'cell' attribute; a UTF-8 attribute in inspect.
+for flavour in ["vlen_utf8", "vlen_ascii", "fixed_nullpad", "fixed_nullpad_padded",
+                "fixed_spacepad", "fixed_utf8_nullterm"]:
+    name = f"cell_{flavour}.h5"
+    ok(run("run", "--model", name, "--input", name, "-o", f"out_{name}", "--double", "--quiet"),
+       f"model with a {flavour} 'cell' attribute")
+    same(f"out_{name}", "recipe_expected.h5", 1e-6, f"{flavour} model vs expected")
+    p = run("inspect", name)
+    ok(p, f"inspect {flavour}")
+    check('@cell = "gru"' in p.stdout and '"\u03bb = 0.01"' in p.stdout,
+          f"inspect {flavour} shows the strings: {p.stdout[:300]!r}")
+# 8: array-valued attributes where one value is read: exit 2, one line naming the file.
+refused(["run", "--model", "cell_array.h5", "--input", "recipe.h5", "-o", "o8.h5"],
+        "cell_array.h5: attribute 'cell' on '/model' holds 2 values", "array 'cell'")
+refused(["inspect", "cell_array.h5"], "holds 2 values", "inspect array 'cell'")
+for which in ["method", "iterations"]:
+    refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o8.h5",
+             "--restart", f"ck_{which}_array.h5"],
+            f"ck_{which}_array.h5: attribute '{which}' on '/' holds", f"restart: array '{which}'")
+for which in ["method", "iterations", "status"]:
+    refused(["inspect", f"ck_{which}_array.h5"], f"attribute '{which}' on '/' holds 3 values",
+            f"inspect array '{which}'")
+# 10, 16: inspect shows soft and external links without following them; lists a group reached
+# by a hard-link cycle once; refuses absurd nesting.
+p = run("inspect", "links.h5", timeout=20)
+ok(p, "inspect links.h5")
+for needle in ["dangling -> /nowhere  (soft link, dangling)", "model_alias -> /model  (soft link)",
+               "external -> other.h5:/x  (external link, not followed)",
+               "loop/  (group, listed above", "root/  (group, listed above"]:
+    check(needle in p.stdout, f"inspect links.h5 shows {needle!r}: {p.stdout!r}")
+refused(["inspect", "deep.h5"], "deep.h5: groups nested deeper than 64 levels", "inspect deep.h5")
+
+# 17: initial iterates must be finite; restart logs and counts are validated.
+refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o17.h5", "--init", "file",
+         "--init-file", "states_nan.h5"], "states_nan.h5: dataset '/states' contains NaN",
+        "NaN in --init-file")
+for name, needle in [("ck_nan.h5", "ck_nan.h5: dataset '/states' contains NaN"),
+                     ("ck_negative.h5", "ck_negative.h5: attribute 'iterations' on '/' is -5"),
+                     ("ck_absurd.h5", "ck_absurd.h5: attribute 'iterations' on '/' is 1000000000000"),
+                     ("ck_scalar_log.h5", "ck_scalar_log.h5: dataset '/convergence/iteration' has shape ()")]:
+    refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o17.h5",
+             "--restart", name], needle, f"restart from {name}")
+
+# 9: absurd declared sizes are refused before allocating, naming the size.
+for name, needle in [("inputs_huge_length.h5", "(1, 4294967296, 3): batch and time sizes above"),
+                     ("inputs_huge_batch.h5", "(4294967296, 2, 3): batch and time sizes above"),
+                     ("inputs_huge_memory.h5", "GiB per rank for inputs and states")]:
+    refused(["run", "--model", "recipe.h5", "--input", name, "-o", "o9.h5"],
+            f"{name}: dataset '/inputs'", f"huge {name}")
+    refused(["run", "--model", "recipe.h5", "--input", name, "-o", "o9.h5"], needle,
+            f"huge {name} message")
+# 13, 14, 18: option values.
+for args, needle in [
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5",
+          "--kokkos-threads=abc"], "invalid Kokkos option: --kokkos-threads=abc"),
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5", "--max-iter", 0],
+         "--max-iter must be in [1, "),
+        (["compare", "recipe.h5", "recipe_expected.h5", "--tol", -1], "--tol must be >= 0"),
+        (["compare", "recipe.h5", "recipe_expected.h5", "--tol", "nan"], "--tol"),
+        (["generate", "--length", 3000000000, "-o", "o18.h5"],
+         "--length must be in [1, 2147483647]"),
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5", "--lambda",
+          "1e-320"], "--lambda must be 0 or a normal number"),
+        (["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o18.h5", "--tol",
+          "1e400"], "--tol is out of range")]:
+    refused(args, needle, " ".join(map(str, args[:1] + args[-2:])))
+
+# --- file safety (docs/safety.md) ------------------------------------------------------------
+shutil.copy(os.path.join(WORK, "data.h5"), os.path.join(WORK, "a.h5"))
+a_digest = digest("a.h5")
+ab = ["run", "--model", "a.h5", "--input", "a.h5", "--method", "quasi-elk", "--quiet"]
+# 1: a checkpoint obeys the output rules (never an input, never replaced without --force).
+refused([*ab, "-o", "o1.h5", "--checkpoint", "./a.h5", "--checkpoint-every", 2],
+        "is the input", "checkpoint ./a.h5 over the input")
+refused([*ab, "-o", "o1.h5", "--checkpoint", "a.h5", "--force"], "is the input",
+        "checkpoint over the input with --force")
+refused([*ab, "-o", "o1.h5", "--checkpoint", "precious.h5"], "exists",
+        "checkpoint over an existing file without --force")
+# 2: same file by device and inode, whatever the spelling; also output == checkpoint.
+os.link(os.path.join(WORK, "a.h5"), os.path.join(WORK, "a_hardlink.h5"))
+for spelling in ["./a.h5", os.path.join(WORK, "a.h5"), "a_hardlink.h5", "../work/a.h5"]:
+    refused([*ab, "-o", spelling, "--force"], "is the input", f"-o {spelling} --force")
+refused([*ab, "-o", "same.h5", "--checkpoint", "./same.h5"], "are the same file",
+        "output and checkpoint the same file")
+# 3: an existing output is found with lstat: a dangling symlink (or an unreadable file) exists.
+os.symlink("nowhere.h5", os.path.join(WORK, "dangling.h5"))
+refused([*ab, "-o", "dangling.h5"], "symbolic link", "dangling symlink output without --force")
+check(os.path.islink(os.path.join(WORK, "dangling.h5")), "dangling symlink kept")
+# 5, 11: --force replaces regular files only; FIFOs neither block nor get replaced.
+os.symlink("precious.h5", os.path.join(WORK, "link_to_precious.h5"))
+refused([*ab, "-o", "link_to_precious.h5", "--force"], "symbolic link", "symlink output --force")
+os.mkfifo(os.path.join(WORK, "fifo.h5"))
+refused([*ab, "-o", "fifo.h5", "--force"], "not a regular file", "FIFO output --force")
+refused(["run", "--model", "fifo.h5", "--input", "a.h5", "-o", "o2.h5"], "not a regular file",
+        "FIFO model")
+refused(["run", "--model", "a.h5", "--input", "fifo.h5", "-o", "o2.h5"], "not a regular file",
+        "FIFO input")
+refused(["inspect", "fifo.h5"], "not a regular file", "inspect FIFO")
+refused(["compare", "a.h5", "fifo.h5"], "not a regular file", "compare FIFO")
+refused(["generate", "--length", 5, "-o", "fifo.h5", "--force"], "not a regular file",
+        "generate over a FIFO")
+check(stat.S_ISFIFO(os.stat(os.path.join(WORK, "fifo.h5")).st_mode), "FIFO kept")
+check(digest("a.h5") == a_digest, "the input a.h5 is unchanged by the refused runs")
+# 12: long names: a 253-character output works (the temporary name is short); longer names
+# and absurd paths are refused before the solve.
+long_name = "L" * 250 + ".h5"
+ok(run(*ab, "-o", long_name), "253-character output name")
+check(os.path.exists(os.path.join(WORK, long_name)), "253-character output written")
+refused([*ab, "-o", "L" * 300 + ".h5"], "too long", "300-character output name")
+refused([*ab, "-o", "x" * 100000], "too long", "100k-character output name")
+refused(["run", "--model", "m" * 100000, "--input", "a.h5", "-o", "o3.h5"], "too long",
+        "100k-character model name")
+# 15: a missing output directory is reported before the solve, naming the user's path.
+p = run(*ab, "--max-iter", 1000, "-o", "no_such_dir/out.h5")
+check(p.returncode == 2 and "no_such_dir/out.h5" in p.stderr and ".partial" not in p.stderr,
+      f"missing output directory: {p.returncode} {p.stderr.strip()!r}")
+os.makedirs(os.path.join(WORK, "readonly"), exist_ok=True)
+if os.geteuid() != 0:
+    os.chmod(os.path.join(WORK, "readonly"), 0o555)
+    refused([*ab, "-o", "readonly/out.h5"], "readonly/out.h5", "unwritable output directory")
+    os.chmod(os.path.join(WORK, "readonly"), 0o755)
+    with open(os.path.join(WORK, "unreadable.h5"), "w") as f:
+        f.write("x")
+    os.chmod(os.path.join(WORK, "unreadable.h5"), 0)
+    refused([*ab, "-o", "unreadable.h5"], "exists", "unreadable output without --force")
+# 6: SIGINT/SIGTERM remove the temporary outputs and the process dies of the signal. ELK with
+# a huge trust-region weight crawls: the run is still iterating when the signal arrives.
+for sig in [signal.SIGINT, signal.SIGTERM]:
+    proc = subprocess.Popen([EXE, *ab[:-1], "-o", "killed.h5", "--method", "elk", "--lambda",
+                             "1e9", "--tol", "1e-30", "--max-iter", "1000000000", "--checkpoint",
+                             "killed_ck.h5", "--checkpoint-every", "1000000"],
+                            cwd=WORK, stderr=subprocess.PIPE, text=True)
+    proc.stderr.readline()  # "iteration 1: ...": the temporary files exist
+    check(len(partials()) == 2, f"{sig.name}: temporary files while running: {partials()}")
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    proc.stderr.close()
+    check(rc == -sig, f"{sig.name}: process dies of the signal, got {rc}")
+    check(not partials(), f"{sig.name}: no temporary files left: {partials()}")
+    check(not os.path.exists(os.path.join(WORK, "killed.h5")), f"{sig.name}: no output")
+# 6: a temporary file of a process of this host that no longer exists (kill -9) is removed by
+# the next run into that directory; one of a live process is kept.
+dead = subprocess.Popen(["true"])
+dead.wait()
+host = socket.gethostname()
+stale = f".ungulate-{host}-{dead.pid}-0.partial"
+live = f".ungulate-{host}-{os.getpid()}-0.partial"
+for name in [stale, live]:
+    open(os.path.join(WORK, name), "w").close()
+ok(run(*ab, "-o", "after_kill.h5"), "run after a killed run")
+check(not os.path.exists(os.path.join(WORK, stale)), "stale temporary file removed")
+check(os.path.exists(os.path.join(WORK, live)), "temporary file of a live process kept")
+os.remove(os.path.join(WORK, live))
 check(run("inspect", "not_hdf5.h5").returncode == 2, "inspect of a non-HDF5 file exits 2")
 check(run("inspect", "missing.h5").returncode == 2, "inspect of a missing file exits 2")
 

@@ -26,10 +26,18 @@ struct DatasetInfo {
   std::string dtype_name;  ///< e.g. "float32", "int16", "string"
 };
 
+/// A link in a group: hard links lead to objects; soft and external links are only named.
+struct Link {
+  enum class Kind { Hard, Soft, External, Other };
+  std::string name;
+  Kind kind = Kind::Hard;
+  std::string target;  ///< soft: the path; external: "file:path"
+};
+
 class H5File {
  public:
   /// Opens an existing file read-only (collective over comm). Throws io::Error if the file
-  /// is missing, unreadable or not HDF5.
+  /// is missing, unreadable, not a regular file (never blocks on a FIFO) or not HDF5.
   static H5File open(const std::string& path, MPI_Comm comm, bool writable = false);
   /// Creates (truncates) a file (collective over comm).
   static H5File create(const std::string& path, MPI_Comm comm);
@@ -53,6 +61,10 @@ class H5File {
   /// Names of the objects directly below `group`.
   std::vector<std::string> list(const std::string& group) const;
   bool is_group(const std::string& object) const;
+  /// The links directly below `group`, with their kinds; does not follow any of them.
+  std::vector<Link> links(const std::string& group) const;
+  /// Equal for two paths that lead to the same object (hard links, cycles).
+  std::string object_identity(const std::string& object) const;
 
   void create_dataset(const std::string& name, const std::vector<std::uint64_t>& shape,
                       DType dtype);
@@ -65,7 +77,8 @@ class H5File {
   void write(const std::string& name, const std::vector<std::uint64_t>& start,
              const std::vector<std::uint64_t>& count, const T* buffer);
 
-  // Attributes on an object ("/" for the file); collective when writing.
+  // Attributes on an object ("/" for the file); collective when writing.  The readers take
+  // one value (a scalar or a one-element array) and any string flavour.
   void set_attribute(const std::string& object, const std::string& name, const std::string& v);
   void set_attribute(const std::string& object, const std::string& name, double v);
   void set_attribute(const std::string& object, const std::string& name, long long v);
@@ -84,13 +97,5 @@ class H5File {
 
 /// "(3, 16, 8)"
 std::string shape_string(const std::vector<std::uint64_t>& shape);
-
-/// Renames `from` to `to` on rank 0 after a barrier (atomic replace on POSIX), so that an
-/// output appears only once it is complete.
-void commit_file(const std::string& from, const std::string& to, MPI_Comm comm);
-/// Removes a partial output (rank 0), ignoring errors.
-void discard_file(const std::string& path, MPI_Comm comm);
-/// A temporary name next to `path`, identical on all ranks.
-std::string temporary_name(const std::string& path, MPI_Comm comm);
 
 }  // namespace ungulate::io
