@@ -9,6 +9,8 @@
 #         -DKokkosKernels_ROOT=$PWD/install-kokkos-openmp
 #   OMP_NUM_THREADS=2 OMP_PROC_BIND=spread ./build-omp/apps/ungulate demo
 #
+# The compiler is CMake's choice (CXX=clang++ for a clang build, e.g. the ThreadSanitizer
+# build of scripts/test.sh, which needs clang's libomp for TSan-visible OpenMP barriers).
 # Needs apt (adds a deb-src entry for bookworm if there is none) and about 3 minutes on
 # 2 cores.  Idempotent: does nothing when PREFIX already holds an OpenMP Kokkos.
 set -euo pipefail
@@ -52,16 +54,16 @@ if [ ! -d "$SRC/packages/kokkos-kernels" ]; then
       --wildcards '*/packages/kokkos/*' '*/packages/kokkos-kernels/*'
 fi
 
-cmake -S "$SRC/packages/kokkos" -B "$WORK/kokkos-build" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$SRC/packages/kokkos" -B "$WORK/kokkos-build-$(basename "$PREFIX")" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=ON -DCMAKE_CXX_STANDARD=17 \
       -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON
-cmake --build "$WORK/kokkos-build" -j"$JOBS"
-cmake --install "$WORK/kokkos-build"
+cmake --build "$WORK/kokkos-build-$(basename "$PREFIX")" -j"$JOBS"
+cmake --install "$WORK/kokkos-build-$(basename "$PREFIX")"
 
-cmake -S "$SRC/packages/kokkos-kernels" -B "$WORK/kernels-build" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$SRC/packages/kokkos-kernels" -B "$WORK/kernels-build-$(basename "$PREFIX")" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=ON -DKokkos_ROOT="$PREFIX" \
       -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF \
       -DKokkosKernels_ADD_DEFAULT_ETI=OFF  # ungulate uses header-only batched kernels
-cmake --build "$WORK/kernels-build" -j"$JOBS"
-cmake --install "$WORK/kernels-build"
+cmake --build "$WORK/kernels-build-$(basename "$PREFIX")" -j"$JOBS"
+cmake --install "$WORK/kernels-build-$(basename "$PREFIX")"
 echo "OpenMP+Serial Kokkos installed in $PREFIX"
