@@ -200,7 +200,8 @@ DemoConfig parse_demo(cli::ArgParser& args) {
 
 int demo_command(int argc, char** argv, int first) {
   cli::ArgParser args("ungulate demo",
-                      "Builds a random GRU and random inputs (the DESIGN.md benchmark workload),\n"
+                      "Builds a random GRU (input kernels N(0, 1/input_size), orthogonal recurrent\n"
+                      "kernels, zero biases) and random inputs N(0, 1) from a zero initial state,\n"
                       "evaluates them with the chosen methods and compares every result with\n"
                       "sequential evaluation.");
   args.option("method", "NAME", "seq | deer | quasi-deer | elk | quasi-elk | all", "all");
