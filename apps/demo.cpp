@@ -111,15 +111,20 @@ void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int 
       cfg.use_double ? "float64" : "float32", ranks, ranks == 1 ? "" : "s", chunks,
       DefaultExecutionSpace::name(), DefaultExecutionSpace().concurrency(),
       DefaultExecutionSpace().concurrency() == 1 ? "" : "s");
-  std::printf("%-11s %-15s %6s %10s %12s %14s %12s\n", "method", "status", "iters", "seconds",
-              "s/iter", "max|err| vs seq", "residual");
+  std::printf("%-11s %-15s %6s %10s %12s %14s %12s  %s\n", "method", "status", "iters", "seconds",
+              "s/iter", "max|err| vs seq", "residual", "fallback");
   for (const auto& row : rows) {
     const auto& r = row.result;
     const double per = r.iterations > 0 ? r.seconds / r.iterations : 0.0;
     char error[32] = "-";
     if (std::isfinite(row.error)) std::snprintf(error, sizeof error, "%.3e", row.error);
-    std::printf("%-11s %-15s %6d %10.4f %12.5f %14s %12.3e\n", to_string(row.method),
-                to_string(r.status), r.iterations, r.seconds, per, error, r.final_residual);
+    char fallback[48] = "-";
+    if (r.fallback != Fallback::None)
+      std::snprintf(fallback, sizeof fallback, "%s@%d", to_string(r.fallback),
+                    r.fallback_iteration);
+    std::printf("%-11s %-15s %6d %10.4f %12.5f %14s %12.3e  %s\n", to_string(row.method),
+                to_string(r.status), r.iterations, r.seconds, per, error, r.final_residual,
+                fallback);
   }
 }
 
@@ -146,10 +151,12 @@ void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int c
     std::printf(
         "%s{\"method\": \"%s\", \"status\": \"%s\", \"iterations\": %d, \"seconds\": %s, "
         "\"seconds_per_iteration\": %s, \"max_abs_error_vs_sequential\": %s, "
-        "\"final_residual\": %s, \"warm_window\": %d}",
+        "\"final_residual\": %s, \"warm_window\": %d, \"fallback\": \"%s\", "
+        "\"fallback_iteration\": %d}",
         i ? ", " : "", to_string(rows[i].method), to_string(r.status), r.iterations,
         json_number(r.seconds).c_str(), json_number(per).c_str(),
-        json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str(), r.warm_window);
+        json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str(), r.warm_window,
+        to_string(r.fallback), r.fallback_iteration);
   }
   std::printf("]}\n");
 }
@@ -199,10 +206,12 @@ DemoConfig parse_demo(cli::ArgParser& args) {
 }  // namespace
 
 int demo_command(int argc, char** argv, int first) {
-  cli::ArgParser args("ungulate demo",
-                      "Builds a random GRU and random inputs (the DESIGN.md benchmark workload),\n"
-                      "evaluates them with the chosen methods and compares every result with\n"
-                      "sequential evaluation.");
+  cli::ArgParser args(
+      "ungulate demo",
+      "Builds a random GRU (input kernels N(0, 1/input_size), orthogonal recurrent\n"
+      "kernels, zero biases) and random inputs N(0, 1) from a zero initial state,\n"
+      "evaluates them with the chosen methods and compares every result with\n"
+      "sequential evaluation.");
   args.option("method", "NAME", "seq | deer | quasi-deer | elk | quasi-elk | all", "all");
   args.option("hidden", "N", "hidden (state) size", "16");
   args.option("input-size", "N", "input size (default: the hidden size)");

@@ -18,8 +18,9 @@ namespace ungulate::app {
 
 int generate_command(int argc, char** argv, int first) {
   cli::ArgParser args("ungulate generate",
-                      "Writes a random GRU (the DESIGN.md benchmark initialisation) and random\n"
-                      "inputs N(0, 1) of shape (batch, length, input_size) to one HDF5 file.\n"
+                      "Writes a random GRU and random inputs of shape (batch, length, input_size)\n"
+                      "to one HDF5 file: input kernels N(0, 1/input_size), orthogonal recurrent\n"
+                      "kernels, zero biases, inputs N(0, 1); runs start from a zero state.\n"
                       "Under mpirun each rank generates and writes only its own time slice;\n"
                       "the values do not depend on the number of ranks.");
   args.option("hidden", "N", "hidden (state) size", "16");

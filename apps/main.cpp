@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include "commands.hpp"
@@ -64,7 +65,7 @@ const char* const kUsage =
 #endif
     "\n"
     "'ungulate <command> --help' describes a command's options; --version prints the version.\n"
-    "Kokkos options (--kokkos-...) are passed to Kokkos.\n";
+    "Kokkos options (--kokkos-...) are passed to Kokkos; --kokkos-help lists them.\n";
 
 }  // namespace
 
@@ -93,19 +94,37 @@ int main(int argc, char** argv) {
     return 2;
   }
   MpiSession mpi(argc, argv);
+  // Kokkos answers --help with ~40 lines of its own options: it sees only --kokkos-help, and
+  // the command's --help is put back after Kokkos has taken its options out of argv.
+  std::vector<char*> args;
+  bool command_help = false, kokkos_help = false;
+  for (int i = 0; i < argc; ++i) {
+    const bool help = i >= 2 && (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h"));
+    command_help |= help;
+    kokkos_help |= i >= 2 && !std::strcmp(argv[i], "--kokkos-help");
+    if (!help) args.push_back(argv[i]);
+  }
+  int args_count = int(args.size());
+  args.push_back(nullptr);
+  char help_flag[] = "--help";
   int code = 0;
   {
     std::optional<Kokkos::ScopeGuard> kokkos;
     try {
       try {
-        kokkos.emplace(argc, argv);
+        kokkos.emplace(args_count, args.data());
+        if (kokkos_help) return 0;  // Kokkos printed its options
+        args.resize(std::size_t(args_count));
+        if (command_help) args.push_back(help_flag);
+        args_count = int(args.size());
+        args.push_back(nullptr);
       } catch (const std::exception& e) {  // e.g. --kokkos-threads=abc (std::stoi)
         std::string options;
         for (int i = 1; i < argc; ++i)
           if (!std::strncmp(argv[i], "--kokkos-", 9)) options += std::string(" ") + argv[i];
         throw ungulate::cli::UsageError("invalid Kokkos option:" + options + " (" + e.what() + ")");
       }
-      code = run(argc, argv, 2);
+      code = run(args_count, args.data(), 2);
     } catch (const ungulate::cli::UsageError& e) {
       // Every rank parsed the same arguments and failed alike: rank 0 reports.
       if (mpi.rank == 0) std::fprintf(stderr, "ungulate %s: %s\n", command.c_str(), e.what());

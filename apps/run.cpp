@@ -213,7 +213,13 @@ std::string describe_status(const SolveResult& r) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "%s after %d iterations, residual %.3g", to_string(r.status),
                 r.iterations, r.final_residual);
-  return buf;
+  std::string text = buf;
+  if (r.fallback != Fallback::None) {
+    std::snprintf(buf, sizeof buf, ", fallback %s after iteration %d", to_string(r.fallback),
+                  r.fallback_iteration);
+    text += buf;
+  }
+  return text;
 }
 
 template <class Scalar, class Decomp>
@@ -350,17 +356,18 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   const int iterations = r.iterations + (opt.method == Method::Sequential ? 0 : offset);
   const double seconds = decomp.max_all(r.seconds) + seconds_offset;
   if (opt.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
-  write_states_file<Scalar>(output_file, true, world, decomp, local, p, states, history,
-                            [&](io::H5File& f) {
-                              common_attributes(f, iterations);
-                              f.set_attribute("/", "kind", std::string("trajectory"));
-                              f.set_attribute("/", "status", std::string(to_string(r.status)));
-                              f.set_attribute("/", "final_residual", r.final_residual);
-                              f.set_attribute("/", "final_update", r.final_update);
-                              f.set_attribute("/", "seconds", seconds);
-                              if (!cfg.restart.empty())
-                                f.set_attribute("/", "restarted_from", cfg.restart);
-                            });
+  write_states_file<Scalar>(
+      output_file, true, world, decomp, local, p, states, history, [&](io::H5File& f) {
+        common_attributes(f, iterations);
+        f.set_attribute("/", "kind", std::string("trajectory"));
+        f.set_attribute("/", "status", std::string(to_string(r.status)));
+        f.set_attribute("/", "final_residual", r.final_residual);
+        f.set_attribute("/", "final_update", r.final_update);
+        f.set_attribute("/", "fallback", std::string(to_string(r.fallback)));
+        f.set_attribute("/", "fallback_iteration", static_cast<long long>(r.fallback_iteration));
+        f.set_attribute("/", "seconds", seconds);
+        if (!cfg.restart.empty()) f.set_attribute("/", "restarted_from", cfg.restart);
+      });
   if (world.rank == 0) {
     SolveResult shown = r;
     shown.iterations = iterations;

@@ -14,6 +14,9 @@ void declare_solver_options(cli::ArgParser& args) {
               "--init warm: steps each chunk runs before its start, or auto (from the "
               "observed contraction)",
               "auto");
+  args.flag("no-fallback",
+            "raw methods: no damped steps after NaN/Inf or a growing residual, no sequential "
+            "finish when the parallel iteration cannot pay");
   args.option("linearisation-cache", "C",
               "auto (host backends, diagonal Jacobians) | always | never: store each step's "
               "linearisation instead of re-evaluating the cell",
@@ -35,6 +38,7 @@ void read_solver_options(const cli::ArgParser& args, SolverOptions& opt) {
     opt.elk_estimate = KalmanEstimate::Filter;
   else
     throw cli::UsageError("--elk-estimate must be smoother or filter, got '" + est + "'");
+  opt.fallback = !args.get_flag("no-fallback");
   if (args.has("chunks")) opt.num_chunks = int(args.get_int("chunks", 1, 1 << 30));
   if (args.get("warm-window") != "auto")
     opt.warm_window = int(args.get_int("warm-window", 0, 1 << 30));

@@ -106,6 +106,7 @@ TYPED_TEST(Convergence, DeerIsExactOnAGrowingPrefix) {
             o.init = init;
             o.max_iterations = k;
             o.tolerance = 1e-300;
+            o.fallback = false;  // the raw iteration's property
             o.num_chunks = 3;
             const auto r = solve(p, o, &guess);
             const std::string where = std::string(ungulate::to_string(m)) + " " +

@@ -1,5 +1,6 @@
-// Divergence: a Newton-type iteration that blows up must end with Status::Diverged and hand
-// back the last finite iterate, never NaN/Inf.
+// Divergence: a raw Newton-type iteration (fallback off) that blows up must end with
+// Status::Diverged and hand back the last finite iterate, never NaN/Inf.  With the fallback
+// (the default) only a recurrence whose sequential evaluation overflows diverges.
 //
 // The case: the chaotic logistic map h' = 3.9 h (1 - h) (elementwise), s0 = 0.3.  DEER from
 // zeros linearises at h = 0, where f' = 3.9: the first linear recurrence s_t = 3.9 s_{t-1}
@@ -46,6 +47,7 @@ TYPED_TEST(Divergence, ChaoticMapDivergesCleanly) {
     ungulate::SolverOptions o;
     o.method = m;
     o.max_iterations = 50;
+    o.fallback = false;
     const auto r = ungulate::solve(c.cell, c.x, c.s0, out, o);
     const auto states = to_vector(out);
     EXPECT_EQ(r.status, Status::Diverged) << ungulate::to_string(m);
@@ -69,6 +71,7 @@ TEST(DivergenceDouble, ReturnsLastFiniteIterate) {
   ungulate::SolverOptions o;
   o.method = Method::Deer;
   o.max_iterations = 100;
+  o.fallback = false;
   const auto r = ungulate::solve(c.cell, c.x, c.s0, out, o);
   EXPECT_EQ(r.status, Status::Diverged);
   ASSERT_GE(r.iterations, 1) << "this case is meant to diverge after some finite iterates";
@@ -128,7 +131,44 @@ TEST(DivergenceGru, HugeWeightsDeerFloat) {
   ungulate::SolverOptions o;
   o.method = Method::Deer;
   o.max_iterations = 100;
+  o.fallback = false;
   const auto r = ungulate::solve(gru, x, s0, out, o);
+  EXPECT_EQ(r.status, Status::Diverged);
+  EXPECT_TRUE(all_finite(to_vector(out)));
+  // With the fallback the same GRU (whose sequential evaluation is bounded) is evaluated.
+  o.fallback = true;
+  const auto f = ungulate::solve(gru, x, s0, out, o);
+  EXPECT_EQ(f.status, Status::Converged);
+  EXPECT_NE(f.fallback, ungulate::Fallback::None);
+  EXPECT_TRUE(all_finite(to_vector(out)));
+}
+
+// The chaotic map with the fallback: converged sequential finish, never diverged.
+TYPED_TEST(Divergence, ChaoticMapFallsBackToSequential) {
+  using S = TypeParam;
+  const auto c = make_case<S>(2, 2000, 2);
+  for (Method m : {Method::Deer, Method::QuasiDeer, Method::Elk, Method::QuasiElk}) {
+    View3<S> out("out", c.B, c.T, c.D);
+    ungulate::SolverOptions o;
+    o.method = m;
+    const auto r = ungulate::solve(c.cell, c.x, c.s0, out, o);
+    EXPECT_EQ(r.status, Status::Converged) << ungulate::to_string(m);
+    EXPECT_EQ(r.fallback, ungulate::Fallback::Sequential) << ungulate::to_string(m);
+    EXPECT_LE(r.iterations, 25) << ungulate::to_string(m);
+    EXPECT_TRUE(all_finite(to_vector(out))) << ungulate::to_string(m);
+  }
+}
+
+// A recurrence whose own sequential evaluation overflows still diverges, keeping the last
+// finite iterate.
+TYPED_TEST(Divergence, OverflowingRecurrenceStillDiverges) {
+  using S = TypeParam;
+  auto c = make_case<S>(1, 2000, 1);
+  c.cell.r = S(-4.5);  // leaves [0, 1] and squares its way to infinity
+  View3<S> out("out", c.B, c.T, c.D);
+  ungulate::SolverOptions o;
+  o.method = Method::QuasiDeer;
+  const auto r = ungulate::solve(c.cell, c.x, c.s0, out, o);
   EXPECT_EQ(r.status, Status::Diverged);
   EXPECT_TRUE(all_finite(to_vector(out)));
 }

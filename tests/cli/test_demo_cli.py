@@ -42,6 +42,14 @@ check(r.returncode == 0 and "quasi-deer" in r.stdout and "converged" in r.stdout
 # --help and --version succeed.
 check(run("demo", "--help").returncode == 0, "demo --help")
 check("--method" in run("demo", "--help").stdout, "help lists options")
+# Only the command's own help: Kokkos' options come with --kokkos-help.
+h = run("demo", "--help")
+check("--kokkos-" not in h.stdout and len(h.stdout.splitlines()) < 40,
+      f"demo --help prints Kokkos' help: {h.stdout}")
+check("DESIGN.md" not in h.stdout and "orthogonal" in h.stdout, "demo --help describes the GRU")
+k = run("demo", "--kokkos-help")
+check(k.returncode == 0 and "--kokkos-" in k.stdout + k.stderr and "method" not in k.stdout,
+      f"demo --kokkos-help: {k.stdout} {k.stderr}")
 check(run("--version").returncode == 0, "--version")
 
 # Bad arguments: a one-line message on stderr and exit code 2.

@@ -266,6 +266,48 @@ TEST(MpiSolvers, MatchSingleRankDouble) {
   }
 }
 
+// The sequential finish across ranks (each continues from its left neighbour in turn, from
+// the exact prefix wherever it lies) equals sequential evaluation: a GRU with recurrent
+// kernels x3, predictable but too nonlinear for the parallel iteration to pay.
+TEST(MpiSolvers, SequentialFallbackEqualsSequential) {
+  const int T = 2000, B = 2, D = 16;
+  const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
+  const int t0 = int(decomp.first_step()), TL = int(decomp.local_length());
+  auto gru = ungulate::make_benchmark_gru<float>(D, D, 3);
+  {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gru.recurrent_kernel);
+    for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] *= 3.0f;
+    Kokkos::deep_copy(gru.recurrent_kernel, h);
+  }
+  const auto x_full = ungulate::make_benchmark_inputs<float>(B, T, D, 4);
+  const auto x_local = ungulate::make_benchmark_inputs<float>(B, TL, D, 4, t0);
+  View2<float> s0("s0", B, D);
+  View3<float> seq("seq", B, T, D), dist("dist", B, TL, D);
+  ungulate::SolverOptions opt;
+  opt.method = Method::Sequential;
+  ungulate::solve(gru, x_full, s0, seq, opt);
+  auto hseq = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), seq);
+  for (Method m : {Method::QuasiDeer, Method::Deer, Method::QuasiElk}) {
+    opt.method = m;
+    const auto r = ungulate::solve(gru, x_local, s0, dist, opt, decomp);
+    const std::string what =
+        std::string(ungulate::to_string(m)) + " rank " + std::to_string(world_rank());
+    EXPECT_EQ(r.status, ungulate::Status::Converged) << what;
+    EXPECT_EQ(r.fallback, ungulate::Fallback::Sequential) << what;
+    int lo = r.fallback_iteration, hi = r.fallback_iteration;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    EXPECT_EQ(lo, hi) << what;
+    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dist);
+    double vs_seq = 0;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < TL; ++t)
+        for (int i = 0; i < D; ++i)
+          vs_seq = std::fmax(vs_seq, std::fabs(double(hd(b, t, i)) - hseq(b, t0 + t, i)));
+    EXPECT_LE(vs_seq, 10 * ungulate::default_tolerance<float>()) << what;
+  }
+}
+
 // A NaN input on the last rank's slice: every rank must see the divergence.
 TEST(MpiSolvers, DivergenceOnOneRankIsSeenByAll) {
   const int T = 40, B = 2, D = 3;

@@ -5,11 +5,13 @@
 #include <Kokkos_Core.hpp>
 #include <Kokkos_Timer.hpp>
 
+#include <limits>
 #include <type_traits>
 #include <utility>
 
 #include "ungulate/scan/chunk_layout.hpp"
 #include "ungulate/scan/chunked_scan.hpp"
+#include "ungulate/solvers/fallback.hpp"
 #include "ungulate/solvers/jacobian_structure.hpp"
 #include "ungulate/solvers/newton_elements.hpp"
 #include "ungulate/solvers/options.hpp"
@@ -116,15 +118,22 @@ SolveResult newton_solve(const Cell& cell,
   const int smoother_scratch =
       SmootherGen{cell, inputs, states, states, states, boundary, D, T}.scratch_size();
   const bool need_affine = !kalman || smoother;
+  // (quasi-)DEER may go on with damped (Kalman filter) steps: see Fallback::Damped.
+  const bool may_damp = !kalman && opt.fallback;
+  bool damped = false;
   scan::ChunkedScan<AffineOp, ExecSpace> affine_scan(affine_op, need_affine ? B : 0, T, chunks,
                                                      kalman ? smoother_scratch : affine_scratch);
-  scan::ChunkedScan<KalmanOp, ExecSpace> kalman_scan(kalman_op, kalman ? B : 0, T, chunks,
-                                                     kalman_scratch);
+  scan::ChunkedScan<KalmanOp, ExecSpace> kalman_scan(kalman_op, kalman || may_damp ? B : 0, T,
+                                                     chunks, kalman_scratch);
+  // The first local step whose residual exceeds tol, found in pass 1 (the exact prefix).
+  const Kokkos::View<int, Memory> first_inexact("ungulate::first_inexact");
+  const Kokkos::View<int, Memory> no_prefix;  // later passes do not look
+  const Kokkos::View<int, Memory> prefix_sink = opt.fallback ? first_inexact : no_prefix;
 
   // One iteration from `current` into `next`; returns {residual of current, update norm}.
   auto iterate = [&]() -> std::pair<Scalar, Scalar> {
-    if (!kalman) {
-      const AffineGen gen{cell, {}, inputs, current, boundary, D, store};
+    if (!kalman && !damped) {
+      const AffineGen gen{cell, {}, inputs, current, boundary, D, store, prefix_sink, Scalar(tol)};
       const Scalar residual = affine_scan.reduce_chunks(gen, Direction::Forward);
       decomp.carry_in(affine_scan, Direction::Forward);
       const AffineGen replay{cell, {}, inputs, current, boundary, D, load};
@@ -132,7 +141,8 @@ SolveResult newton_solve(const Cell& cell,
           replay, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Forward);
       return {residual, update};
     }
-    const KalmanGen gen{cell, {opt.lambda}, inputs, current, boundary, D, store};
+    const KalmanGen gen{cell, {opt.lambda}, inputs,      current,    boundary,
+                        D,    store,        prefix_sink, Scalar(tol)};
     const KalmanGen replay{cell, {opt.lambda}, inputs, current, boundary, D, load};
     const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
     decomp.carry_in(kalman_scan, Direction::Forward);
@@ -160,6 +170,26 @@ SolveResult newton_solve(const Cell& cell,
   };
   result.status = Status::MaxIterations;
   bool residual_known = false;
+  SequentialFallbackPlanner planner(T_global, tol);
+  // Ends the solve with the sequential evaluation of every step from the exact prefix of
+  // `current` on; the last finite iterate stays if that overflows (the recurrence itself
+  // diverges).
+  auto finish_from_prefix = [&](long long prefix, int it) {
+    Kokkos::deep_copy(next, current);
+    finish_sequentially<ExecSpace>(cell, inputs, s0, next, previous, prefix, decomp);
+    if (decomp.max_all(all_finite<ExecSpace>(next) ? 0.0 : 1.0) > 0) {
+      result.status = Status::Diverged;
+    } else {
+      std::swap(current, next);
+      result.fallback = Fallback::Sequential;
+      result.fallback_iteration = it;
+    }
+    result.final_residual = residual_of_current();
+    residual_known = true;
+    if (result.status != Status::Diverged)
+      result.status = result.final_residual <= tol ? Status::Converged : Status::Stalled;
+  };
+  double last_residual = Kokkos::Experimental::infinity<double>::value;
   // A windowed warm start of a contracting recurrence is already the answer to rounding:
   // check its residual (one cell evaluation per step) before linearising.  Not for a given
   // start: a restart from a checkpoint continues exactly as the interrupted run would have.
@@ -173,20 +203,44 @@ SolveResult newton_solve(const Cell& cell,
   for (int it = 1; it <= max_iter && T_global > 0 && result.status != Status::Converged; ++it) {
     residual_known = false;
     decomp.exchange_halo(current, previous, s0);
+    if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
     const auto step = iterate();
     const double residual = decomp.max_all(double(step.first));
     const double update = decomp.max_all(double(step.second));
+    long long prefix = 0;  // of `current`
+    if (opt.fallback) {
+      int local = 0;
+      Kokkos::deep_copy(local, first_inexact);
+      prefix = global_exact_prefix(local, T, decomp);
+    }
     IterationRecord record{it, residual, update, timer.seconds()};
     result.history.push_back(record);
     if (opt.on_iteration) opt.on_iteration(record);
-    if (!(update < Kokkos::Experimental::infinity<double>::value) ||
-        !(residual < Kokkos::Experimental::infinity<double>::value)) {
-      // Keep the last finite iterate; never hand back NaN/Inf as an answer.
+    result.iterations = it;
+    const bool finite = update < Kokkos::Experimental::infinity<double>::value &&
+                        residual < Kokkos::Experimental::infinity<double>::value;
+    // Keep the last finite iterate; never hand back NaN/Inf as an answer.
+    if (!finite && !opt.fallback) {
       result.status = Status::Diverged;
+      result.iterations = it - 1;
+      break;
+    }
+    if (may_damp && !damped && (!finite || residual > last_residual)) {
+      // The full Newton step overshoots: go on from `current` with damped steps.
+      damped = true;
+      result.fallback = Fallback::Damped;
+      result.fallback_iteration = it;
+      last_residual = residual;
+      continue;
+    }
+    last_residual = residual;
+    if (!finite || (opt.fallback && planner.record(prefix, residual))) {
+      // Damped steps fail too, or the parallel iteration cannot pay: evaluate sequentially,
+      // which also tells whether the recurrence itself overflows.
+      finish_from_prefix(prefix, it);
       break;
     }
     std::swap(current, next);
-    result.iterations = it;
     result.final_update = update;
     if (update <= tol) {
       // A small step is not an answer by itself: under damping (large lambda) every step is
@@ -202,6 +256,9 @@ SolveResult newton_solve(const Cell& cell,
       }
       if (!(result.final_residual < 0.5 * residual)) {
         result.status = Status::Stalled;
+        // Not a dead end with the fallback: evaluate sequentially.  Damped (Kalman) steps may
+        // move steps inside the old prefix, so those restart from step 0.
+        if (opt.fallback) finish_from_prefix(kalman || damped ? 0 : prefix, it);
         break;
       }
       residual_known = false;  // still making progress: go on

@@ -84,6 +84,10 @@ struct LinearisedElements {
   SliceBoundary<Scalar, MemorySpace> boundary;
   int dim;
   StoredLinearisation<Scalar, MemorySpace> cache = {};
+  /// When set: min-reduced to the first local step whose residual exceeds prefix_tolerance
+  /// (the end of the exact prefix); left alone where every step is within it.
+  Kokkos::View<int, MemorySpace> first_inexact = {};
+  Scalar prefix_tolerance = 0;
 
   int scratch_size() const {
     return 2 * dim + Structure::size(dim) + cells::CellJacobian<Cell>::scratch_size(cell) +
@@ -111,7 +115,13 @@ struct LinearisedElements {
       Structure::apply(D, F, h, u);
       for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
     }
-    max_residual = math::max_abs_difference(D, y, f, max_residual);
+    const Scalar step_residual = math::max_abs_difference(D, y, f, Scalar(0));
+    max_residual = step_residual > max_residual ? step_residual : max_residual;
+    // Test before the atomic: a chunk runs forward, so after its first inexact step the
+    // read fails and the shared minimum is touched once per chunk, not once per step.
+    if (first_inexact.data() != nullptr && step_residual > prefix_tolerance &&
+        t < *static_cast<volatile int*>(first_inexact.data()))
+      Kokkos::atomic_fetch_min(first_inexact.data(), t);
     if (cache.mode == cache.Store) {
       Scalar* stored = &cache.data(b, t, 0);
       for (int i = 0; i < n; ++i) stored[i] = F[i];

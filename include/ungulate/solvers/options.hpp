@@ -28,6 +28,27 @@ inline const char* to_string(Initialization i) {
   return "?";
 }
 
+/// What a Newton-type solve did besides its own iteration (SolveResult::fallback).
+enum class Fallback {
+  None,       ///< the method's own iteration throughout
+  Damped,     ///< (quasi-)DEER met NaN/Inf or a growing residual and went on with damped
+              ///< (Kalman, ELK-type) steps from the last finite iterate
+  Sequential  ///< the parallel iteration could not pay: the suffix after the exact prefix
+              ///< was evaluated sequentially
+};
+
+inline const char* to_string(Fallback f) {
+  switch (f) {
+    case Fallback::None:
+      return "none";
+    case Fallback::Damped:
+      return "damped";
+    case Fallback::Sequential:
+      return "sequential";
+  }
+  return "?";
+}
+
 /// One Newton-type iteration, as recorded in SolveResult::history.
 struct IterationRecord {
   int iteration;       ///< 1-based
@@ -67,6 +88,11 @@ struct SolverOptions {
   /// contracting recurrence forgets the wrong start.  Negative: chosen from the observed
   /// contraction (solvers::choose_warm_window; 0 when it does not contract).
   int warm_window = -1;
+  /// Never worse than sequential, no dead ends: when the projected iterations show that the
+  /// parallel iteration cannot pay, finish sequentially from the exact prefix; when
+  /// (quasi-)DEER meets NaN/Inf or a growing residual, go on with damped steps.  Off: the
+  /// raw methods (for studies of them).
+  bool fallback = true;
   /// Called on the host after every iteration (progress reports); may be empty.
   std::function<void(const IterationRecord&)> on_iteration;
   /// Every `checkpoint_every` iterations (if > 0 and on_checkpoint is set) the current
@@ -84,7 +110,9 @@ struct SolveResult {
   double final_residual = 0;  ///< max_t |s_t - f(s_{t-1})| of the returned states
   double final_update = 0;    ///< last update norm (0 for sequential)
   double seconds = 0;
-  int warm_window = 0;  ///< the window the warm start used (Initialization::Warm)
+  int warm_window = 0;                 ///< the window the warm start used (Initialization::Warm)
+  Fallback fallback = Fallback::None;  ///< the last fallback taken (SolverOptions::fallback)
+  int fallback_iteration = 0;          ///< the iteration after which it was taken (0: none)
   std::vector<IterationRecord> history;
 };
 

@@ -8,18 +8,19 @@
 
 namespace ungulate::solvers {
 
-/// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) with states(b, -1, :) = s0(b, :),
-/// parallel over the batch only.
+/// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) for t >= first with
+/// states(b, -1, :) = s0(b, :), parallel over the batch only.  Steps before `first` are kept
+/// (a sequential finish after an exact prefix).
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
           class States>
 void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& s0,
-                         const States& states) {
+                         const States& states, int first = 0) {
   const int T = int(states.extent(1));
   Kokkos::parallel_for(
       "ungulate::evaluate_sequential", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0)),
       KOKKOS_LAMBDA(const int b) {
-        const typename Cell::value_type* h = &s0(b, 0);
-        for (int t = 0; t < T; ++t) {
+        const typename Cell::value_type* h = first == 0 ? &s0(b, 0) : &states(b, first - 1, 0);
+        for (int t = first; t < T; ++t) {
           cell.evaluate(h, &inputs(b, t, 0), &states(b, t, 0));
           h = &states(b, t, 0);
         }
