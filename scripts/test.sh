@@ -4,7 +4,8 @@
 #   2. AddressSanitizer/UBSan build: the quick subset (label "sanitize");
 #   3. Release build against Kokkos with OpenMP (scripts/build-kokkos-openmp.sh, from
 #      Debian's trilinos sources): every test, 2 threads;
-#   4. ThreadSanitizer build on OpenMP: the engine and solver unit tests, 2 threads.
+#   4. ThreadSanitizer build on OpenMP (clang, libomp + Archer): the engine and solver unit
+#      tests, 2 threads.
 # UNGULATE_SKIP_SANITIZE=1 skips 2 and 4, UNGULATE_SKIP_OPENMP=1 skips 3 and 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,16 +36,21 @@ if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
   OMP_NUM_THREADS=2 OMP_PROC_BIND=false OMP_WAIT_POLICY=passive \
     ctest --test-dir build-omp --output-on-failure -j1
 
-  if [ "${UNGULATE_SKIP_SANITIZE:-0}" != "1" ]; then
-    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNGULATE_TSAN=ON \
-          -DUNGULATE_ENABLE_APPS=OFF -DUNGULATE_ENABLE_MPI=OFF -DUNGULATE_ENABLE_HDF5=OFF \
-          "${OMP_ARGS[@]}"
-    cmake --build build-tsan -j"$JOBS" --target test_scan_elements test_chunked_scan \
-          test_kalman test_convergence
-    # libgomp is not instrumented: its barriers are invisible to TSan (suppressed in
-    # tests/tsan.supp); races in our kernels are not.
-    for t in test_scan_elements test_chunked_scan test_kalman test_convergence; do
-      OMP_NUM_THREADS=2 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
+  # ThreadSanitizer needs OpenMP synchronisation it can see: clang's libomp with the Archer
+  # tool (GCC's libgomp barriers are invisible to it), so Kokkos is built again with clang.
+  ARCHER=/usr/lib/llvm-14/lib/libarcher.so
+  if [ "${UNGULATE_SKIP_SANITIZE:-0}" != "1" ] && command -v clang++ >/dev/null &&
+     [ -e "$ARCHER" ]; then
+    CC=clang CXX=clang++ ./scripts/build-kokkos-openmp.sh "$ROOT/install-kokkos-openmp-clang"
+    CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DUNGULATE_TSAN=ON -DUNGULATE_ENABLE_APPS=OFF -DUNGULATE_ENABLE_MPI=OFF \
+          -DUNGULATE_ENABLE_HDF5=OFF -DKokkos_ROOT="$ROOT/install-kokkos-openmp-clang" \
+          -DKokkosKernels_ROOT="$ROOT/install-kokkos-openmp-clang"
+    TSAN_TESTS=(test_scan_elements test_chunked_scan test_kalman test_convergence)
+    cmake --build build-tsan -j"$JOBS" --target "${TSAN_TESTS[@]}"
+    for t in "${TSAN_TESTS[@]}"; do
+      OMP_NUM_THREADS=2 OMP_TOOL_LIBRARIES="$ARCHER" \
+        TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
         "build-tsan/tests/$t" --gtest_brief=1
     done
   fi

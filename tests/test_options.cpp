@@ -191,12 +191,21 @@ TYPED_TEST(EdgeCases, TinyDampedStepsAreStalledNotConverged) {
       o.method = m;
       o.elk_estimate = estimate;
       o.lambda = sizeof(S) == 4 ? 1e5 : 1e9;  // steps of about 1/lambda of the residual
+      o.fallback = false;                      // the raw method: it stalls
       const auto r = ungulate::solve(gru, x, s0, states, o);
       const double tol = ungulate::default_tolerance<S>();
       EXPECT_EQ(r.status, Status::Stalled) << where;
       EXPECT_LE(r.final_update, tol) << where;
       EXPECT_GT(r.final_residual, 100 * tol) << where;
       EXPECT_STREQ(ungulate::to_string(r.status), "stalled");
+      // With the fallback (the default) a stall is no dead end: the rest is evaluated
+      // sequentially from the exact prefix, and the answer is right.
+      o.fallback = true;
+      const auto rescued = ungulate::solve(gru, x, s0, states, o);
+      EXPECT_EQ(rescued.status, Status::Converged) << where;
+      EXPECT_EQ(rescued.fallback, ungulate::Fallback::Sequential) << where;
+      EXPECT_LE(rescued.final_residual, tol) << where;
+      o.fallback = false;
       o.lambda = 0.01;
       const auto ok = ungulate::solve(gru, x, s0, states, o);
       EXPECT_EQ(ok.status, Status::Converged) << where;
