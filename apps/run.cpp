@@ -365,6 +365,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
         f.set_attribute("/", "final_update", r.final_update);
         f.set_attribute("/", "fallback", std::string(to_string(r.fallback)));
         f.set_attribute("/", "fallback_iteration", static_cast<long long>(r.fallback_iteration));
+        f.set_attribute("/", "warm_window", static_cast<long long>(r.warm_window));
         f.set_attribute("/", "seconds", seconds);
         if (!cfg.restart.empty()) f.set_attribute("/", "restarted_from", cfg.restart);
       });

@@ -33,7 +33,7 @@ from common import mpi_prefix  # noqa: E402
 
 FIELDS = ["impl", "config", "method", "init", "hidden", "length", "batch", "status",
           "iterations", "seconds", "seconds_per_iteration", "peak_mb",
-          "max_abs_error_vs_sequential", "final_residual", "repeats"]
+          "max_abs_error_vs_sequential", "final_residual", "warm_window", "fallback", "repeats"]
 
 
 def peak_mb_of(cmd, env=None, timeout=7200):
@@ -69,6 +69,8 @@ def ungulate_run(exe, ranks, threads, data, out, method, init, extra=()):
             return v.decode() if isinstance(v, bytes) else str(v)
         return {"status": s(a["status"]), "iterations": int(a["iterations"]),
                 "seconds": float(a["seconds"]), "final_residual": float(a["final_residual"]),
+                "warm_window": int(a["warm_window"]) if "warm_window" in a else None,
+                "fallback": s(a["fallback"]) if "fallback" in a else None,
                 "peak_mb": peak}
 
 
