@@ -9,4 +9,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   ca-certificates cmake make g++ gcc pkg-config python3 \
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev \
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev \
+  clang libclang-rt-14-dev
