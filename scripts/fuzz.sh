@@ -28,7 +28,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LS
 # anything else fails the run.
 in_hdf5() {
   awk '/ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer|UndefinedBehaviorSanitizer)/ { on = 1 }
-       on && /^ +#[0-9]+ / && !/fuzzer::|__sanitizer|__asan|__ubsan|__interceptor|libc\.so/ &&
+       on && /^ +#[0-9]+ / && !/fuzzer::|__sanitizer|__asan|__ubsan|__interceptor|libc\.so|sysdeps\// &&
        !/ in (free|malloc|calloc|realloc|mem[a-z]+|str[a-z]+) \(/ {
          exit ($0 ~ /libhdf5/) ? 0 : 1 }
        END { if (!on) exit 1 }' "$1"
