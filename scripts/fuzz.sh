@@ -38,26 +38,37 @@ for h in "${HARNESSES[@]}"; do
   mkdir -p "$work/corpus" "$work/artifacts" "$work/hdf5-crashes"
   end=$(( $(date +%s) + SECONDS_EACH ))
   echo "== $h: ${SECONDS_EACH} s"
+  : > "$work/all.log"
   for attempt in $(seq 1 20); do
     left=$(( end - $(date +%s) ))
-    if [ "$SECONDS_EACH" = "0" ]; then limit=(-runs=0); else limit=(-max_total_time="$left"); fi
+    if [ "$SECONDS_EACH" = "0" ]; then
+      limit=(-runs=0)
+    elif [ "$left" -gt 0 ]; then
+      limit=(-max_total_time="$left")  # 0 would mean no limit
+    else
+      break
+    fi
     # One process (the machines are small); -close_fd_mask=1 drops inspect's and --help's
     # output; HDF5 may malloc a corrupt size it never touches, so only RSS is limited.
     if "$BUILD/tests/fuzz/$h" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=1048576 -close_fd_mask=1 -print_final_stats=1 \
         -artifact_prefix="$work/artifacts/" "$work/corpus" "tests/fuzz/corpus/$h" \
         2> "$work/log"; then
+      cat "$work/log" >> "$work/all.log"
       break
     fi
+    cat "$work/log" >> "$work/all.log"
     if in_hdf5 "$work/log"; then
       echo "   HDF5 failed inside itself (attempt $attempt); input kept in $work/hdf5-crashes"
       mv "$work"/artifacts/* "$work/hdf5-crashes/" 2> /dev/null || true
-      [ "$SECONDS_EACH" != "0" ] && [ "$(( end - $(date +%s) ))" -gt 0 ] && continue
+      [ "$SECONDS_EACH" != "0" ] && continue
       break
     fi
     tail -n 60 "$work/log"
     echo "fuzz.sh: $h found a bug; the input is in $work/artifacts/" >&2
     exit 1
   done
-  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done|cov:' "$work/log" | tail -n 3
+  awk '/^stat::number_of_executed_units/ { n += $2 } /cov: / { c = $0 }
+       END { sub(/^.*cov: /, "", c); sub(/ .*/, "", c)
+             printf "   %d executions, %s edges covered\n", n, c }' "$work/all.log"
 done
