@@ -10,4 +10,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev \
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
   libgtest-dev libgmock-dev \
-  clang libomp-14-dev
+  clang libclang-rt-14-dev libomp-14-dev

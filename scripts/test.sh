@@ -5,8 +5,11 @@
 #   3. Release build against Kokkos with OpenMP (scripts/build-kokkos-openmp.sh, from
 #      Debian's trilinos sources): every test, 2 threads;
 #   4. ThreadSanitizer build on OpenMP (clang, libomp + Archer): the engine and solver unit
-#      tests, 2 threads.
-# UNGULATE_SKIP_SANITIZE=1 skips 2 and 4, UNGULATE_SKIP_OPENMP=1 skips 3 and 4.
+#      tests, 2 threads;
+#   5. libFuzzer harnesses (scripts/fuzz.sh, when clang is installed): the seed corpus, then
+#      UNGULATE_FUZZ_SECONDS (default 20) of search per harness.
+# UNGULATE_SKIP_SANITIZE=1 skips 2 and 4, UNGULATE_SKIP_OPENMP=1 skips 3 and 4,
+# UNGULATE_SKIP_FUZZ=1 skips 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${JOBS:-2}"
@@ -53,5 +56,13 @@ if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
         TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
         "build-tsan/tests/$t" --gtest_brief=1
     done
+  fi
+fi
+
+if [ "${UNGULATE_SKIP_FUZZ:-0}" != "1" ]; then
+  if command -v clang++ > /dev/null; then
+    ./scripts/fuzz.sh "${UNGULATE_FUZZ_SECONDS:-20}"
+  else
+    echo "test.sh: clang++ not found, fuzzing skipped (scripts/install-deps.sh installs it)"
   fi
 fi

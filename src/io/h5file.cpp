@@ -214,13 +214,15 @@ std::vector<std::string> H5File::list(const std::string& group) const {
   std::vector<std::string> names;
   Handle g(H5Gopen2(hid_t(id_), group.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) fail(path_, "missing group '" + group + "'");
-  H5Literate(
-      g, H5_INDEX_NAME, H5_ITER_INC, nullptr,
-      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
-        static_cast<std::vector<std::string>*>(data)->push_back(name);
-        return 0;
-      },
-      &names);
+  // A corrupt link table fails part-way: an error, not a silently shortened list.
+  if (H5Literate(
+          g, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+          [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+            static_cast<std::vector<std::string>*>(data)->push_back(name);
+            return 0;
+          },
+          &names) < 0)
+    fail(path_, "cannot list group '" + group + "' (corrupt file?)");
   return names;
 }
 
@@ -230,7 +232,7 @@ std::vector<Link> H5File::links(const std::string& group) const {
   struct Visit {
     std::vector<Link> links;
   } visit;
-  H5Literate(
+  const herr_t status = H5Literate(
       g, H5_INDEX_NAME, H5_ITER_INC, nullptr,
       [](hid_t parent, const char* name, const H5L_info_t* info, void* data) -> herr_t {
         Link link{name, Link::Kind::Hard, ""};
@@ -255,6 +257,7 @@ std::vector<Link> H5File::links(const std::string& group) const {
         return 0;
       },
       &visit);
+  if (status < 0) fail(path_, "cannot list group '" + group + "' (corrupt file?)");
   return visit.links;
 }
 
@@ -477,16 +480,22 @@ std::vector<std::pair<std::string, std::string>> H5File::attributes(
     const std::string& object) const {
   Handle obj = open_object(hid_t(id_), path_, object);
   std::vector<std::string> names;
-  H5Aiterate2(
-      obj, H5_INDEX_NAME, H5_ITER_INC, nullptr,
-      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
-        static_cast<std::vector<std::string>*>(data)->push_back(name);
-        return 0;
-      },
-      &names);
+  // A corrupt attribute table fails part-way: an error, not a silently shortened list.
+  if (H5Aiterate2(
+          obj, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+          [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+            static_cast<std::vector<std::string>*>(data)->push_back(name);
+            return 0;
+          },
+          &names) < 0)
+    fail(path_, "cannot list the attributes of '" + object + "' (corrupt file?)");
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& name : names) {
     Handle attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) {
+      out.emplace_back(name, "<unreadable attribute>");
+      continue;
+    }
     Handle type(H5Aget_type(attr), H5Tclose);
     Handle space(H5Aget_space(attr), H5Sclose);
     const H5T_class_t cls = H5Tget_class(type);
@@ -500,14 +509,13 @@ std::vector<std::pair<std::string, std::string>> H5File::attributes(
         }
       } else if (cls == H5T_INTEGER) {
         long long v = 0;
-        H5Aread(attr, H5T_NATIVE_LLONG, &v);
-        value = std::to_string(v);
+        value = H5Aread(attr, H5T_NATIVE_LLONG, &v) < 0 ? "<unreadable>" : std::to_string(v);
       } else if (cls == H5T_FLOAT) {
         double v = 0;
-        H5Aread(attr, H5T_NATIVE_DOUBLE, &v);
+        const bool ok = H5Aread(attr, H5T_NATIVE_DOUBLE, &v) >= 0;
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.6g", v);
-        value = buf;
+        value = ok ? buf : "<unreadable>";
       }
     }
     out.emplace_back(name, value);

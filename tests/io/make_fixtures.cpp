@@ -350,6 +350,29 @@ int main(int argc, char** argv) {
   huge_inputs("inputs_huge_length.h5", 1, hsize_t(1) << 32);
   huge_inputs("inputs_huge_batch.h5", hsize_t(1) << 32, 2);
   huge_inputs("inputs_huge_memory.h5", 1 << 20, (hsize_t(1) << 31) - 1);
+
+  // A root attribute message of an unknown version (found by fuzzing): HDF5 opens the file and
+  // reads other attributes by name, but listing the attributes fails part-way.  The damaged
+  // attribute is the first, so HDF5 1.10 fails cleanly (a later one can crash it, see
+  // docs/safety.md).
+  make(dir, "attr_corrupt.h5", [&](H5File& f) {
+    f.set_attribute("/", "damaged", 1LL);
+    f.set_attribute("/", "kind", std::string("checkpoint"));
+  });
+  {
+    std::ifstream in(dir + "/attr_corrupt.h5", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    // Attribute message, version 1: version, reserved, name size 8 ("damaged\0"), then sizes.
+    const std::string header("\x01\x00\x08\x00", 4);
+    const auto name = bytes.find(std::string("damaged\0", 8));
+    if (name == std::string::npos || name < 8 || bytes.compare(name - 8, 4, header) != 0) {
+      std::fprintf(stderr, "make_fixtures: attr_corrupt.h5: attribute message not found\n");
+      return 1;
+    }
+    bytes[name - 8] = '\x00';  // version 0 does not exist
+    std::ofstream(dir + "/attr_corrupt.h5", std::ios::binary)
+        .write(bytes.data(), std::streamsize(bytes.size()));
+  }
   MPI_Finalize();
   return 0;
 }

@@ -215,6 +215,9 @@ for needle in ["dangling -> /nowhere  (soft link, dangling)", "model_alias -> /m
                "loop/  (group, listed above", "root/  (group, listed above"]:
     check(needle in p.stdout, f"inspect links.h5 shows {needle!r}: {p.stdout!r}")
 refused(["inspect", "deep.h5"], "deep.h5: groups nested deeper than 64 levels", "inspect deep.h5")
+# Found by fuzzing: an attribute table HDF5 cannot list is an error, not a shorter listing.
+refused(["inspect", "attr_corrupt.h5"], "attr_corrupt.h5: cannot list the attributes of '/'",
+        "inspect attr_corrupt.h5")
 
 # 17: initial iterates must be finite; restart logs and counts are validated.
 refused(["run", "--model", "recipe.h5", "--input", "recipe.h5", "-o", "o17.h5", "--init", "file",
