@@ -77,10 +77,17 @@ SolveResult newton_solve(const Cell& cell,
                                       decomp.starts_sequence());
       break;
   }
+  View2 previous("ungulate::slice_previous_state", B, D);
+  if (opt.init == Initialization::Warm) {
+    // The window cannot reach into the previous rank's steps: start this slice's first chunk
+    // from that rank's last warm state instead (collective; one chunk re-evaluated).
+    decomp.exchange_halo(states, previous, s0);
+    if (!decomp.starts_sequence())
+      evaluate_first_chunk_from<ExecSpace>(cell, inputs, previous, states, chunks);
+  }
 
   View3 current = states;
   View3 next(Kokkos::view_alloc("ungulate::next_iterate", Kokkos::WithoutInitializing), B, T, D);
-  View2 previous("ungulate::slice_previous_state", B, D);
   SliceBoundary<Scalar, Memory> boundary;
   boundary.previous = previous;
   boundary.starts_sequence = decomp.starts_sequence();
