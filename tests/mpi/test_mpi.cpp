@@ -266,6 +266,18 @@ TEST(MpiSolvers, MatchSingleRankDouble) {
   }
 }
 
+/// max |slice - whole(:, t0 + t, :)|: a rank's slice against the whole sequential answer.
+template <class Slice, class Whole>
+double slice_error(const Slice& slice, const Whole& whole, int t0) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), slice);
+  double m = 0;
+  for (std::size_t b = 0; b < h.extent(0); ++b)
+    for (std::size_t t = 0; t < h.extent(1); ++t)
+      for (std::size_t i = 0; i < h.extent(2); ++i)
+        m = std::fmax(m, std::fabs(double(h(b, t, i)) - whole(b, t0 + t, i)));
+  return m;
+}
+
 // The windowed warm start across ranks: each slice's first chunk starts from its left
 // neighbour's last warm state, so on the (contracting) benchmark GRU every method finds the
 // warm iterate within tolerance on every rank (0 iterations) and equals sequential.
@@ -292,12 +304,7 @@ TEST(MpiSolvers, WarmStartNeedsNoIterationAcrossRanks) {
     EXPECT_EQ(r.status, ungulate::Status::Converged) << what;
     EXPECT_EQ(r.iterations, 0) << what;
     EXPECT_GT(r.warm_window, 0) << what;
-    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dist);
-    double vs_seq = 0;
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < TL; ++t)
-        for (int i = 0; i < D; ++i)
-          vs_seq = std::fmax(vs_seq, std::fabs(double(hd(b, t, i)) - hseq(b, t0 + t, i)));
+    const double vs_seq = slice_error(dist, hseq, t0);
     EXPECT_LE(vs_seq, ungulate::default_tolerance<float>()) << what;
   }
 }
@@ -334,12 +341,7 @@ TEST(MpiSolvers, SequentialFallbackEqualsSequential) {
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     EXPECT_EQ(lo, hi) << what;
-    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dist);
-    double vs_seq = 0;
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < TL; ++t)
-        for (int i = 0; i < D; ++i)
-          vs_seq = std::fmax(vs_seq, std::fabs(double(hd(b, t, i)) - hseq(b, t0 + t, i)));
+    const double vs_seq = slice_error(dist, hseq, t0);
     EXPECT_LE(vs_seq, 10 * ungulate::default_tolerance<float>()) << what;
   }
 }

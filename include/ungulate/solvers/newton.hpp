@@ -83,7 +83,8 @@ SolveResult newton_solve(const Cell& cell,
     // from that rank's last warm state instead (collective; one chunk re-evaluated).
     decomp.exchange_halo(states, previous, s0);
     if (!decomp.starts_sequence())
-      evaluate_first_chunk_from<ExecSpace>(cell, inputs, previous, states, chunks);
+      evaluate_sequential<ExecSpace>(cell, inputs, previous, states, 0,
+                                     scan::ChunkLayout(T, chunks).end(0));
   }
 
   View3 current = states;

@@ -8,14 +8,14 @@
 
 namespace ungulate::solvers {
 
-/// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) for t >= first with
-/// states(b, -1, :) = s0(b, :), parallel over the batch only.  Steps before `first` are kept
-/// (a sequential finish after an exact prefix).
+/// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) for first <= t < last (last < 0:
+/// to the end) with states(b, -1, :) = s0(b, :), parallel over the batch only.  Other steps
+/// are kept (a sequential finish after an exact prefix, a re-run of the first chunk).
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
           class States>
 void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& s0,
-                         const States& states, int first = 0) {
-  const int T = int(states.extent(1));
+                         const States& states, int first = 0, int last = -1) {
+  const int T = last < 0 ? int(states.extent(1)) : last;
   Kokkos::parallel_for(
       "ungulate::evaluate_sequential", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0)),
       KOKKOS_LAMBDA(const int b) {
@@ -63,10 +63,7 @@ typename Cell::value_type residual_max(const Cell& cell, const Inputs& inputs,
         for (int t = layout.begin(c); t < layout.end(c); ++t) {
           const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
           cell.evaluate(h, &inputs(b, t, 0), out);
-          for (int i = 0; i < D; ++i) {
-            const Scalar r = math::abs_or_inf(states(b, t, i) - out[i]);
-            if (r > max_value) max_value = r;
-          }
+          max_value = math::max_abs_difference(D, &states(b, t, 0), out, max_value);
         }
       },
       Kokkos::Max<Scalar>(result));

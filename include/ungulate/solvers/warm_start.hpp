@@ -68,25 +68,6 @@ void evaluate_chunks_warm(const Cell& cell, const Inputs& inputs, const Initial&
       });
 }
 
-/// Re-evaluates the first chunk of every sequence sequentially from `start` (B, D): inside an
-/// MPI slice after the first, the left neighbour's last warm state, which its own windowed
-/// chunks made accurate, instead of the zero state the window could not reach behind.
-template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Start,
-          class States>
-void evaluate_first_chunk_from(const Cell& cell, const Inputs& inputs, const Start& start,
-                               const States& states, int chunks) {
-  const scan::ChunkLayout layout(int(states.extent(1)), chunks);
-  Kokkos::parallel_for(
-      "ungulate::evaluate_first_chunk_from", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0)),
-      KOKKOS_LAMBDA(const int b) {
-        const typename Cell::value_type* h = &start(b, 0);
-        for (int t = 0; t < layout.end(0); ++t) {
-          cell.evaluate(h, &inputs(b, t, 0), &states(b, t, 0));
-          h = &states(b, t, 0);
-        }
-      });
-}
-
 /// max over sequences and chunks of the difference between the state before the chunk from
 /// zero W steps earlier and from s0 2W steps earlier: two different starts at two different
 /// times, so that a recurrence which never leaves its start does not look forgetful.
