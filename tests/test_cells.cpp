@@ -121,19 +121,19 @@ TYPED_TEST(GruCell, EvaluateMatchesHostReference) {
   for (const auto& sh : kShapes)
     for (std::uint64_t seed : {1, 2}) {
       for (bool packed : {false, true}) {
-      const auto plain = make_random_gru<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
-      const auto gru = packed ? plain.prepared() : plain;  // row by row, and in row blocks
-      const HostGru ref(plain);
-      const auto p = probe(gru, 20, seed + 10);
-      std::vector<double> f(p.f_eval.size());
-      for (int k = 0; k < p.n; ++k)
-        ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I],
-                     &f[std::size_t(k) * p.D]);
-      EXPECT_LT(max_abs_diff(p.f_eval, f), 10 * rounding_tol<S>())
-          << "hidden=" << sh.hidden << " inputs=" << sh.inputs;
-      // Every entry point returns the same f.
-      for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
-        EXPECT_LT(max_abs_diff(*other, p.f_eval), rounding_tol<S>());
+        const auto plain = make_random_gru<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+        const auto gru = packed ? plain.prepared() : plain;  // row by row, and in row blocks
+        const HostGru ref(plain);
+        const auto p = probe(gru, 20, seed + 10);
+        std::vector<double> f(p.f_eval.size());
+        for (int k = 0; k < p.n; ++k)
+          ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I],
+                       &f[std::size_t(k) * p.D]);
+        EXPECT_LT(max_abs_diff(p.f_eval, f), 10 * rounding_tol<S>())
+            << "hidden=" << sh.hidden << " inputs=" << sh.inputs;
+        // Every entry point returns the same f.
+        for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
+          EXPECT_LT(max_abs_diff(*other, p.f_eval), rounding_tol<S>());
       }
     }
 }

@@ -16,8 +16,8 @@ namespace um = ungulate::math;
 double ulp_error(float got, double exact) {
   const float e = float(exact);
   if (got == e) return 0;
-  const double ulp = std::nextafter(std::abs(e), std::numeric_limits<float>::infinity()) -
-                     std::abs(e);
+  const double ulp =
+      std::nextafter(std::abs(e), std::numeric_limits<float>::infinity()) - std::abs(e);
   return std::abs(double(got) - exact) / ulp;
 }
 
@@ -29,9 +29,7 @@ std::vector<float> on_device(const std::vector<float>& x, int which) {
   Kokkos::deep_copy(in, h);
   Kokkos::parallel_for(
       "math_probe", x.size(), KOKKOS_LAMBDA(const int i) {
-        out(i) = which == 0   ? um::exp(in(i))
-                 : which == 1 ? um::tanh(in(i))
-                              : um::sigmoid(in(i));
+        out(i) = which == 0 ? um::exp(in(i)) : which == 1 ? um::tanh(in(i)) : um::sigmoid(in(i));
       });
   Kokkos::deep_copy(h, out);
   return std::vector<float>(h.data(), h.data() + x.size());
@@ -47,7 +45,8 @@ TEST(FastMath, ExpWithinTwoUlpOfExact) {
   const auto x = grid(-86.0f, 88.5f, 400000);
   const auto y = on_device(x, 0);
   double worst = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulp_error(y[i], std::exp(double(x[i]))));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, ulp_error(y[i], std::exp(double(x[i]))));
   std::printf("exp: worst %.2f ulp\n", worst);
   EXPECT_LE(worst, 2.0);
   EXPECT_GT(worst, 0.0) << "a zero error everywhere suggests the exact function was tested";

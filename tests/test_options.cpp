@@ -171,9 +171,9 @@ TYPED_TEST(EdgeCases, ZeroIterations) {
 }
 
 // A damped run whose steps are tiny is not converged (issue 12, case 7): ELK and quasi-ELK
-// with lambda 1e5 (1e9 in double) move about 1/lambda of the way per step, so the update test alone would
-// stop after one iteration far from the answer.  They must report Stalled, with the
-// residual that says why; a plain lambda converges.
+// with lambda 1e5 (1e9 in double) move about 1/lambda of the way per step, so the update test alone
+// would stop after one iteration far from the answer.  They must report Stalled, with the residual
+// that says why; a plain lambda converges.
 TYPED_TEST(EdgeCases, TinyDampedStepsAreStalledNotConverged) {
   using S = TypeParam;
   const int B = 2, T = 40, D = 4, I = 3;
@@ -183,15 +183,15 @@ TYPED_TEST(EdgeCases, TinyDampedStepsAreStalledNotConverged) {
   const auto s0 = make_view2<S>("s0", B, D, normal_vector(std::size_t(B) * D, rng));
   for (Method m : {Method::Elk, Method::QuasiElk})
     for (auto estimate : {ungulate::KalmanEstimate::Filter, ungulate::KalmanEstimate::Smoother}) {
-      const std::string where = std::string(ungulate::to_string(m)) +
-                                (estimate == ungulate::KalmanEstimate::Filter ? " filter"
-                                                                              : " smoother");
+      const std::string where =
+          std::string(ungulate::to_string(m)) +
+          (estimate == ungulate::KalmanEstimate::Filter ? " filter" : " smoother");
       View3<S> states("states", B, T, D);
       ungulate::SolverOptions o;
       o.method = m;
       o.elk_estimate = estimate;
       o.lambda = sizeof(S) == 4 ? 1e5 : 1e9;  // steps of about 1/lambda of the residual
-      o.fallback = false;                      // the raw method: it stalls
+      o.fallback = false;                     // the raw method: it stalls
       const auto r = ungulate::solve(gru, x, s0, states, o);
       const double tol = ungulate::default_tolerance<S>();
       EXPECT_EQ(r.status, Status::Stalled) << where;

@@ -113,9 +113,7 @@ struct MathOps<Dual<T>> {
     const T s = MathOps<T>::sqrt(x.v);
     return {s, x.d / (T(2) * s)};
   }
-  KOKKOS_INLINE_FUNCTION static Dual<T> log(Dual<T> x) {
-    return {MathOps<T>::log(x.v), x.d / x.v};
-  }
+  KOKKOS_INLINE_FUNCTION static Dual<T> log(Dual<T> x) { return {MathOps<T>::log(x.v), x.d / x.v}; }
   KOKKOS_INLINE_FUNCTION static Dual<T> log1p(Dual<T> x) {
     return {MathOps<T>::log1p(x.v), x.d / (T(1) + x.v)};
   }
