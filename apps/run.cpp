@@ -37,6 +37,7 @@ struct Problem {
   std::uint64_t batch = 0, length = 0, inputs = 0;
   bool has_initial_state = false;
   std::vector<IterationRecord> previous_history;  // from a restart checkpoint
+  TrustRegionState trust_region;                  // from a restart checkpoint
 };
 
 using Shape = std::vector<std::uint64_t>;
@@ -79,19 +80,61 @@ std::vector<IterationRecord> read_history(const io::H5File& file) {
       throw io::Error(file.path() + ": dataset '" + names[3] + "' holds an invalid time");
     out.push_back({int(it[i]), res[i], upd[i], sec[i]});
   }
+  // Trust-region columns (absent in logs of version 0.1).
+  if (file.exists("/convergence/lambda")) {
+    std::vector<double> lambda(n);
+    file.describe_float("/convergence/lambda", {n});
+    file.read("/convergence/lambda", {0}, {n}, lambda.data());
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (!(lambda[i] >= 0) || !std::isfinite(lambda[i]))
+        throw io::Error(file.path() + ": dataset '/convergence/lambda' holds an invalid lambda");
+      out[i].lambda = lambda[i];
+    }
+  }
   return out;
+}
+
+// The adaptive trust region's state in a checkpoint: (B) datasets /trust_region/lambda and
+// /trust_region/growth, or nothing.
+void write_trust_region(io::H5File& file, const TrustRegionState& region, bool root) {
+  if (region.lambda.empty()) return;
+  file.create_group("/trust_region");
+  const std::uint64_t B = region.lambda.size();
+  for (auto [name, data] : {std::pair{"/trust_region/lambda", &region.lambda},
+                            std::pair{"/trust_region/growth", &region.growth}}) {
+    file.create_dataset(name, {B}, io::DType::Float64);
+    file.write(name, {0}, {root ? B : 0}, data->data());
+  }
+}
+
+TrustRegionState read_trust_region(const io::H5File& file, std::uint64_t B) {
+  TrustRegionState region;
+  if (!file.exists("/trust_region/lambda")) return region;
+  region.lambda.resize(B);
+  region.growth.resize(B);
+  for (auto [name, data] : {std::pair{"/trust_region/lambda", &region.lambda},
+                            std::pair{"/trust_region/growth", &region.growth}}) {
+    file.describe_float(name, {B});
+    file.read(name, {0}, {B}, data->data());
+    for (double v : *data)
+      if (!(v > 0) || !std::isfinite(v))
+        throw io::Error(file.path() + ": dataset '" + name + "' holds " + std::to_string(v) +
+                        ", expected finite values > 0");
+  }
+  return region;
 }
 
 void write_history(io::H5File& file, const std::vector<IterationRecord>& history, bool root) {
   file.create_group("/convergence");
   const std::uint64_t n = history.size();
   std::vector<long long> it;
-  std::vector<double> res, upd, sec;
+  std::vector<double> res, upd, sec, lambda;
   for (const auto& r : history) {
     it.push_back(r.iteration);
     res.push_back(r.residual);
     upd.push_back(r.update_norm);
     sec.push_back(r.seconds);
+    lambda.push_back(r.lambda);
   }
   const Shape count = {root ? n : 0};
   // A solve may end without iterating (a warm start already within tolerance, --max-iter 0):
@@ -101,13 +144,16 @@ void write_history(io::H5File& file, const std::vector<IterationRecord>& history
   if (n > 0) file.write("/convergence/iteration", {0}, count, it.data());
   for (auto [name, data] :
        {std::pair{"/convergence/residual", &res}, std::pair{"/convergence/update_norm", &upd},
-        std::pair{"/convergence/seconds", &sec}}) {
+        std::pair{"/convergence/seconds", &sec}, std::pair{"/convergence/lambda", &lambda}}) {
     file.create_dataset(name, {n}, io::DType::Float64);
     if (n > 0) file.write(name, {0}, count, data->data());
   }
   file.set_attribute("/convergence", "residual",
                      std::string("max_t |s_t - f(s_{t-1})| of the iterate each step started from"));
-  file.set_attribute("/convergence", "update_norm", std::string("max_t |s^(i+1)_t - s^(i)_t|"));
+  file.set_attribute("/convergence", "update_norm",
+                     std::string("max_t |s^(i+1)_t - s^(i)_t|"));
+  file.set_attribute("/convergence", "lambda",
+                     std::string("largest trust-region lambda of the step (0: undamped)"));
 }
 
 // Sizes are bounded before anything is allocated or read: time and batch indices are int,
@@ -182,6 +228,7 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
                       std::to_string(iterations) + ", expected a count in [0, " +
                       std::to_string(kMaxIterations) + "]");
     p.previous_history = read_history(ck);
+    p.trust_region = read_trust_region(ck, p.batch);
     if (!p.previous_history.empty() && p.previous_history.back().iteration != iterations)
       throw io::Error(cfg.restart + ": attribute 'iterations' on '/' (" +
                       std::to_string(iterations) + ") disagrees with '/convergence/iteration' (" +
@@ -217,6 +264,11 @@ std::string describe_status(const SolveResult& r) {
   if (r.fallback != Fallback::None) {
     std::snprintf(buf, sizeof buf, ", fallback %s after iteration %d", to_string(r.fallback),
                   r.fallback_iteration);
+    text += buf;
+  }
+  if (std::isfinite(r.lle)) {
+    std::snprintf(buf, sizeof buf, ", LLE %.3g (%s)", r.lle,
+                  solvers::is_predictable(r.lle) ? "predictable" : "chaotic");
     text += buf;
   }
   return text;
@@ -286,6 +338,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
                           "must be finite)");
     });
     opt.init = Initialization::Given;
+    opt.resume_trust_region = p.trust_region;
     if (!p.previous_history.empty()) {
       offset = p.previous_history.back().iteration;
       seconds_offset = p.previous_history.back().seconds;
@@ -321,6 +374,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     f.set_attribute("/", "tolerance", tol);
     f.set_attribute("/", "max_iterations", static_cast<long long>(cfg.opt.max_iterations));
     f.set_attribute("/", "lambda", opt.lambda);
+    f.set_attribute("/", "trust_region", std::string(to_string(opt.trust_region)));
     f.set_attribute(
         "/", "elk_estimate",
         std::string(opt.elk_estimate == KalmanEstimate::Smoother ? "smoother" : "filter"));
@@ -340,10 +394,12 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
   if (!cfg.checkpoint.empty()) {
     checkpoint_file.emplace(cfg.checkpoint, cfg.force, world.comm);
     opt.checkpoint_every = cfg.checkpoint_every;
-    opt.on_checkpoint = [&](int iteration) {
+    opt.on_checkpoint = [&](const Checkpoint& c) {
+      const int iteration = c.iteration;
       write_states_file<Scalar>(*checkpoint_file, false, world, decomp, local, p, states, history,
                                 [&](io::H5File& f) {
                                   common_attributes(f, iteration + offset);
+                                  write_trust_region(f, c.trust_region, world.rank == 0);
                                   f.set_attribute("/", "kind", std::string("checkpoint"));
                                 });
       if (world.rank == 0 && !cfg.quiet)
@@ -366,6 +422,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
         f.set_attribute("/", "fallback", std::string(to_string(r.fallback)));
         f.set_attribute("/", "fallback_iteration", static_cast<long long>(r.fallback_iteration));
         f.set_attribute("/", "warm_window", static_cast<long long>(r.warm_window));
+        f.set_attribute("/", "lle", r.lle);
         f.set_attribute("/", "seconds", seconds);
         if (!cfg.restart.empty()) f.set_attribute("/", "restarted_from", cfg.restart);
       });

@@ -7,7 +7,14 @@ namespace ungulate::app {
 void declare_solver_options(cli::ArgParser& args) {
   args.option("tol", "X", "tolerance on max|update| (default 1e-4 float, 1e-7 double)");
   args.option("max-iter", "N", "iteration cap (default: min(T+1, 1000) DEER, 1000 ELK)");
-  args.option("lambda", "L", "ELK trust-region strength (0 = DEER)", "0.01");
+  args.option("lambda", "L",
+              "ELK trust-region strength (0 = DEER); alone it fixes lambda (--trust-region fixed), "
+              "with --trust-region adaptive it is the first step's",
+              "0.01");
+  args.option("trust-region", "R",
+              "adaptive (Levenberg-Marquardt: keep a step only if it lowers the sum of squared "
+              "residuals; lambda per sequence) | fixed (--lambda throughout, every step kept) "
+              "(default: adaptive; fixed when --lambda is given)");
   args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
   args.option("chunks", "N", "chunks per sequence and rank (default: from the backend)");
   args.option("warm-window", "W",
@@ -30,7 +37,16 @@ void read_solver_options(const cli::ArgParser& args, SolverOptions& opt) {
   }
   if (args.has("max-iter")) opt.max_iterations = int(args.get_int("max-iter", 1, 1 << 30));
   opt.lambda = args.get_double("lambda");
-  if (opt.lambda < 0) throw cli::UsageError("--lambda must be >= 0");
+  if (!(opt.lambda >= 0)) throw cli::UsageError("--lambda must be >= 0");
+  const std::string region = args.has("trust-region") ? args.get("trust-region")
+                             : args.has("lambda")     ? "fixed"
+                                                      : "adaptive";
+  if (region == "adaptive")
+    opt.trust_region = TrustRegion::Adaptive;
+  else if (region == "fixed")
+    opt.trust_region = TrustRegion::Fixed;
+  else
+    throw cli::UsageError("--trust-region must be adaptive or fixed, got '" + region + "'");
   const std::string est = args.get("elk-estimate");
   if (est == "smoother")
     opt.elk_estimate = KalmanEstimate::Smoother;

@@ -145,6 +145,7 @@ TYPED_TEST(Convergence, ElkWithTinyLambdaReproducesDeerIterates) {
           ungulate::SolverOptions o;
           o.max_iterations = k;
           o.tolerance = 1e-300;
+          o.trust_region = ungulate::TrustRegion::Fixed;  // lambda as given, every step kept
           o.method = quasi ? Method::QuasiDeer : Method::Deer;
           const auto deer = solve(p, o);
           ASSERT_TRUE(all_finite(deer.states));
@@ -198,11 +199,18 @@ TYPED_TEST(Convergence, HistoryRecordsEveryIteration) {
       if (i > 0) {
         EXPECT_GE(h[i].seconds, h[i - 1].seconds) << where;
       }
-      if (i + 1 < h.size()) {
+      // Undamped steps stop on a small update (then check the residual); adaptive
+      // trust-region steps on the residual of the kept iterate, which their merit pass measures.
+      if (i + 1 < h.size() && !v.damped()) {
         EXPECT_GT(h[i].update_norm, tol) << where << " stopped late";
       }
+      EXPECT_EQ(h[i].lambda > 0, v.damped()) << where;
     }
-    EXPECT_LE(h.back().update_norm, tol) << where;
+    if (v.damped()) {
+      EXPECT_LE(full.result.final_residual, tol) << where;
+    } else {
+      EXPECT_LE(h.back().update_norm, tol) << where;
+    }
     EXPECT_EQ(full.result.final_update, h.back().update_norm) << where;
     EXPECT_LT(full.result.final_residual, 10 * tol) << where;
     EXPECT_NEAR(full.result.final_residual, host_residual(p, full.states), rounding<S>()) << where;
@@ -355,7 +363,7 @@ TYPED_TEST(Convergence, IterationCapIsHonoured) {
 }
 
 // Checkpoints: every `checkpoint_every` iterations the current iterate is in the caller's
-// `states` and on_checkpoint(iteration) runs; restarting from it with Initialization::Given
+// `states` and on_checkpoint runs; restarting from it with Initialization::Given
 // finishes exactly like the uninterrupted run.
 TYPED_TEST(Convergence, CheckpointsAreRestartPoints) {
   using S = TypeParam;
@@ -371,10 +379,12 @@ TYPED_TEST(Convergence, CheckpointsAreRestartPoints) {
     View3<S> out("out", p.B, p.T, p.D);
     std::vector<int> calls;
     std::vector<std::vector<double>> saved;
+    std::vector<ungulate::TrustRegionState> regions;
     o.checkpoint_every = 2;
-    o.on_checkpoint = [&](int it) {
-      calls.push_back(it);
+    o.on_checkpoint = [&](const ungulate::Checkpoint& c) {
+      calls.push_back(c.iteration);
       saved.push_back(to_vector(out));
+      regions.push_back(c.trust_region);
     };
     const auto r = ungulate::solve(p.gru, p.x, p.s0, out, o);
     EXPECT_EQ(r.iterations, plain.result.iterations) << v.name();
@@ -389,8 +399,10 @@ TYPED_TEST(Convergence, CheckpointsAreRestartPoints) {
       capped.max_iterations = calls[k];
       EXPECT_EQ(max_abs_diff(saved[k], solve(p, capped).states), 0.0)
           << v.name() << " checkpoint " << calls[k];
-      // ... and a restart from them ends where the uninterrupted run ended.
+      // ... and a restart from them (and the trust region's state) ends where the
+      // uninterrupted run ended.
       ungulate::SolverOptions restart = capped;
+      restart.resume_trust_region = regions[k];
       restart.max_iterations = 200;
       restart.init = Initialization::Given;
       const auto resumed = solve(p, restart, &saved[k]);

@@ -148,6 +148,10 @@ struct Variant {
     o.method = method;
     o.elk_estimate = estimate;
   }
+  /// ELK-type: damped steps under the (default) adaptive trust region.
+  bool damped() const {
+    return method == ungulate::Method::Elk || method == ungulate::Method::QuasiElk;
+  }
 };
 
 /// Every parallel method: quasi-DEER, DEER, and ELK / quasi-ELK with either estimate.

@@ -191,7 +191,8 @@ TYPED_TEST(EdgeCases, TinyDampedStepsAreStalledNotConverged) {
       o.method = m;
       o.elk_estimate = estimate;
       o.lambda = sizeof(S) == 4 ? 1e5 : 1e9;  // steps of about 1/lambda of the residual
-      o.fallback = false;                     // the raw method: it stalls
+      o.trust_region = ungulate::TrustRegion::Fixed;
+      o.fallback = false;  // the raw method: it stalls
       const auto r = ungulate::solve(gru, x, s0, states, o);
       const double tol = ungulate::default_tolerance<S>();
       EXPECT_EQ(r.status, Status::Stalled) << where;

@@ -113,7 +113,9 @@ ok(run("run", "--model", "tiny.h5", "--input", "tiny.h5", "-o", "tiny_seq.h5", "
 for method in ["quasi-deer", "elk"]:
     ok(run("run", "--model", "tiny.h5", "--input", "tiny.h5", "-o", f"tiny_{method}.h5",
            "--method", method, "--quiet", ranks=3), f"tiny {method} np3")
-    same(f"tiny_{method}.h5", "tiny_seq.h5", 1e-4, f"tiny {method} np3 vs seq")
+    # Converged means a residual within tol (1e-4); the error is that times the recurrence's
+    # gain over the two steps.
+    same(f"tiny_{method}.h5", "tiny_seq.h5", 3e-4, f"tiny {method} np3 vs seq")
 
 # --- checkpoint and restart equal an uninterrupted run ------------------------------------
 ok(run("run", "--model", "data.h5", "--input", "data.h5", "-o", "full.h5", "--method",

@@ -310,8 +310,9 @@ TEST(MpiSolvers, WarmStartNeedsNoIterationAcrossRanks) {
 }
 
 // The sequential finish across ranks (each continues from its left neighbour in turn, from
-// the exact prefix wherever it lies) equals sequential evaluation: a GRU with recurrent
-// kernels x3, predictable but too nonlinear for the parallel iteration to pay.
+// the exact prefix wherever it lies): a GRU with recurrent kernels x4, chaotic (LLE ~ +0.07),
+// where the parallel iteration cannot pay.  Chaos amplifies the prefix's rounding, so the
+// answer is judged by its residual, which a wrong hand-over between ranks would spoil.
 TEST(MpiSolvers, SequentialFallbackEqualsSequential) {
   const int T = 2000, B = 2, D = 16;
   const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
@@ -319,7 +320,7 @@ TEST(MpiSolvers, SequentialFallbackEqualsSequential) {
   auto gru = ungulate::make_benchmark_gru<float>(D, D, 3);
   {
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gru.recurrent_kernel);
-    for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] *= 3.0f;
+    for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] *= 4.0f;
     Kokkos::deep_copy(gru.recurrent_kernel, h);
   }
   const auto x_full = ungulate::make_benchmark_inputs<float>(B, T, D, 4);
@@ -341,8 +342,16 @@ TEST(MpiSolvers, SequentialFallbackEqualsSequential) {
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     EXPECT_EQ(lo, hi) << what;
-    const double vs_seq = slice_error(dist, hseq, t0);
-    EXPECT_LE(vs_seq, 10 * ungulate::default_tolerance<float>()) << what;
+    EXPECT_GT(r.lle, 0) << what;
+    EXPECT_LE(r.final_residual, ungulate::default_tolerance<float>()) << what;
+    // The steps before the fallback's exact prefix are those of the parallel iteration;
+    // the first step equals sequential evaluation to the tolerance on every method.
+    if (t0 == 0) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dist);
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i < D; ++i)
+          EXPECT_NEAR(h(b, 0, i), hseq(b, 0, i), ungulate::default_tolerance<float>()) << what;
+    }
   }
 }
 

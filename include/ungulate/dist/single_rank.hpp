@@ -13,9 +13,12 @@
 //   receive_previous(previous, s0), send_last(states, previous)
 //                                         the sequential baseline's hand-over
 //   max_all(x)                            global max (host double)
+//   max_all(values), sum_all(values)      element-wise global max / sum of a host vector
 // SingleRank is the trivial decomposition: the whole sequence lives in this process and no
 // communication happens.
 #include <Kokkos_Core.hpp>
+
+#include <vector>
 
 #include "ungulate/core/types.hpp"
 
@@ -49,6 +52,8 @@ struct SingleRank {
   void send_last(const States& /*states*/, const Boundary& /*previous*/) const {}
 
   double max_all(double x) const { return x; }
+  void max_all(std::vector<double>& /*values*/) const {}
+  void sum_all(std::vector<double>& /*values*/) const {}
 };
 
 }  // namespace ungulate::dist

@@ -5,7 +5,10 @@
 #include <Kokkos_Core.hpp>
 #include <Kokkos_Timer.hpp>
 
+#include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -15,7 +18,9 @@
 #include "ungulate/solvers/jacobian_structure.hpp"
 #include "ungulate/solvers/newton_elements.hpp"
 #include "ungulate/solvers/options.hpp"
+#include "ungulate/solvers/predictability.hpp"
 #include "ungulate/solvers/sequential.hpp"
+#include "ungulate/solvers/trust_region.hpp"
 #include "ungulate/solvers/warm_start.hpp"
 
 namespace ungulate::solvers {
@@ -62,6 +67,22 @@ SolveResult newton_solve(const Cell& cell,
   result.method = opt.method;
   Kokkos::Timer timer;
 
+  // Predictability decides the warm window and what to do when the iteration is slow.
+  if (T_global > 0 && (opt.fallback || (opt.init == Initialization::Warm && opt.warm_window < 0)))
+    result.lle = estimate_lle<ExecSpace>(cell, inputs, s0, decomp);
+  const int lle_window = warm_window_for_lle(result.lle, tol, scan::ChunkLayout(T, chunks));
+  View2 previous("ungulate::slice_previous_state", B, D);
+  // target <- the windowed warm start (collective).
+  auto warm_start = [&](const View3& target, int window) {
+    evaluate_chunks_warm<ExecSpace>(cell, inputs, s0, target, chunks, window,
+                                    decomp.starts_sequence());
+    // The window cannot reach into the previous rank's steps: start this slice's first chunk
+    // from that rank's last warm state instead (one chunk re-evaluated).
+    decomp.exchange_halo(target, previous, s0);
+    if (!decomp.starts_sequence())
+      evaluate_sequential<ExecSpace>(cell, inputs, previous, target, 0,
+                                     scan::ChunkLayout(T, chunks).end(0));
+  };
   switch (opt.init) {
     case Initialization::Zeros:
       Kokkos::deep_copy(states, Scalar(0));
@@ -69,22 +90,13 @@ SolveResult newton_solve(const Cell& cell,
     case Initialization::Given:
       break;
     case Initialization::Warm:
-      result.warm_window = opt.warm_window >= 0
-                               ? opt.warm_window
+      result.warm_window = opt.warm_window >= 0 ? opt.warm_window
+                           : is_predictable(result.lle)
+                               ? lle_window
                                : choose_warm_window<ExecSpace>(cell, inputs, s0, chunks, tol,
                                                                decomp.starts_sequence());
-      evaluate_chunks_warm<ExecSpace>(cell, inputs, s0, states, chunks, result.warm_window,
-                                      decomp.starts_sequence());
+      warm_start(states, result.warm_window);
       break;
-  }
-  View2 previous("ungulate::slice_previous_state", B, D);
-  if (opt.init == Initialization::Warm) {
-    // The window cannot reach into the previous rank's steps: start this slice's first chunk
-    // from that rank's last warm state instead (collective; one chunk re-evaluated).
-    decomp.exchange_halo(states, previous, s0);
-    if (!decomp.starts_sequence())
-      evaluate_sequential<ExecSpace>(cell, inputs, previous, states, 0,
-                                     scan::ChunkLayout(T, chunks).end(0));
   }
 
   View3 current = states;
@@ -122,13 +134,36 @@ SolveResult newton_solve(const Cell& cell,
   // Scratch sizes do not depend on the iterate; size the engines once.
   const int affine_scratch = AffineGen{cell, {}, inputs, states, boundary, D}.scratch_size();
   const int kalman_scratch =
-      KalmanGen{cell, {opt.lambda}, inputs, states, boundary, D}.scratch_size();
+      KalmanGen{cell, {opt.lambda, nullptr}, inputs, states, boundary, D}.scratch_size();
   const int smoother_scratch =
       SmootherGen{cell, inputs, states, states, states, boundary, D, T}.scratch_size();
   const bool need_affine = !kalman || smoother;
   // (quasi-)DEER may go on with damped (Kalman filter) steps: see Fallback::Damped.
   const bool may_damp = !kalman && opt.fallback;
   bool damped = false;
+  // Adaptive trust region: lambda per sequence (see TrustRegion::Adaptive).
+  const bool adaptive = opt.trust_region == TrustRegion::Adaptive;
+  TrustRegionState region{std::vector<double>(B, opt.lambda), std::vector<double>(B, 2.0)};
+  if (!opt.resume_trust_region.lambda.empty()) {
+    if (int(opt.resume_trust_region.lambda.size()) != B ||
+        int(opt.resume_trust_region.growth.size()) != B)
+      throw std::invalid_argument("ungulate::solve: resume_trust_region holds " +
+                                  std::to_string(opt.resume_trust_region.lambda.size()) +
+                                  " sequences, the batch " + std::to_string(B));
+    region = opt.resume_trust_region;
+  }
+  const Kokkos::View<double*, Memory> lambda_d("ungulate::lambda_by_sequence", B);
+  SequenceResiduals merit;  // of `current`, while adaptive damped steps run
+  // Residuals of `states` per sequence, over all ranks (collective).
+  auto residuals_of = [&](const View3& states_, const View3& reference) {
+    decomp.exchange_halo(states_, previous, s0);
+    SequenceResiduals r =
+        residuals_by_sequence<ExecSpace>(cell, inputs, previous, states_, chunks, reference);
+    decomp.sum_all(r.merit);
+    decomp.max_all(r.max);
+    decomp.max_all(r.change);
+    return r;
+  };
   scan::ChunkedScan<AffineOp, ExecSpace> affine_scan(affine_op, need_affine ? B : 0, T, chunks,
                                                      kalman ? smoother_scratch : affine_scratch);
   scan::ChunkedScan<KalmanOp, ExecSpace> kalman_scan(kalman_op, kalman || may_damp ? B : 0, T,
@@ -149,9 +184,9 @@ SolveResult newton_solve(const Cell& cell,
           replay, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Forward);
       return {residual, update};
     }
-    const KalmanGen gen{cell, {opt.lambda}, inputs,      current,    boundary,
-                        D,    store,        prefix_sink, Scalar(tol)};
-    const KalmanGen replay{cell, {opt.lambda}, inputs, current, boundary, D, load};
+    const KalmanBuilder<Structure> builder{opt.lambda, adaptive ? lambda_d.data() : nullptr};
+    const KalmanGen gen{cell, builder, inputs, current, boundary, D, store, prefix_sink, Scalar(tol)};
+    const KalmanGen replay{cell, builder, inputs, current, boundary, D, load};
     const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
     decomp.carry_in(kalman_scan, Direction::Forward);
     if (!smoother) {
@@ -210,6 +245,12 @@ SolveResult newton_solve(const Cell& cell,
   }
   for (int it = 1; it <= max_iter && T_global > 0 && result.status != Status::Converged; ++it) {
     residual_known = false;
+    const bool trust_region_step = (kalman || damped) && adaptive;
+    if (trust_region_step) {
+      if (merit.merit.empty()) merit = residuals_of(current, View3());
+      Kokkos::deep_copy(lambda_d, Kokkos::View<const double*, Kokkos::HostSpace>(
+                                      region.lambda.data(), std::size_t(B)));
+    }
     decomp.exchange_halo(current, previous, s0);
     if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
     const auto step = iterate();
@@ -222,11 +263,22 @@ SolveResult newton_solve(const Cell& cell,
       prefix = global_exact_prefix(local, T, decomp);
     }
     IterationRecord record{it, residual, update, timer.seconds()};
+    if (trust_region_step) {
+      for (double l : region.lambda) record.lambda = std::max(record.lambda, l);
+      const SequenceResiduals proposed = residuals_of(next, current);
+      const std::vector<int> rejected = judge_steps(proposed, merit, region);
+      record.rejected = int(std::count(rejected.begin(), rejected.end(), 1));
+      record.update_norm = 0;  // of the steps kept
+      for (int b = 0; b < B; ++b)
+        if (!rejected[b]) record.update_norm = std::max(record.update_norm, proposed.change[b]);
+      if (record.rejected > 0) restore_rejected<ExecSpace>(current, next, rejected);
+    }
     result.history.push_back(record);
     if (opt.on_iteration) opt.on_iteration(record);
     result.iterations = it;
-    const bool finite = update < Kokkos::Experimental::infinity<double>::value &&
-                        residual < Kokkos::Experimental::infinity<double>::value;
+    // Trust-region steps that overflow are rejected like any other that raises the merit.
+    const bool finite = trust_region_step || (update < Kokkos::Experimental::infinity<double>::value &&
+                                              residual < Kokkos::Experimental::infinity<double>::value);
     // Keep the last finite iterate; never hand back NaN/Inf as an answer.
     if (!finite && !opt.fallback) {
       result.status = Status::Diverged;
@@ -247,14 +299,47 @@ SolveResult newton_solve(const Cell& cell,
     }
     last_residual = residual;
     if (!finite || (opt.fallback && planner.record(prefix, residual))) {
+      if (finite && is_predictable(result.lle) && result.fallback != Fallback::WarmRestart) {
+        // Slow on a predictable recurrence (far from the answer, strongly nonlinear): start
+        // again from the windowed warm start, which such a recurrence makes nearly exact.
+        result.fallback = Fallback::WarmRestart;
+        result.fallback_iteration = it;
+        result.warm_window = lle_window;
+        warm_start(current, lle_window);
+        planner = SequentialFallbackPlanner(T_global, tol);
+        merit.merit.clear();
+        last_residual = Kokkos::Experimental::infinity<double>::value;
+        result.final_residual = residual_of_current();
+        residual_known = true;
+        if (result.final_residual <= tol) {
+          result.status = Status::Converged;
+          break;
+        }
+        continue;
+      }
       // Damped steps fail too, or the parallel iteration cannot pay: evaluate sequentially,
       // which also tells whether the recurrence itself overflows.
       finish_from_prefix(prefix, it);
       break;
     }
     std::swap(current, next);
-    result.final_update = update;
-    if (update <= tol) {
+    result.final_update = record.update_norm;
+    if (trust_region_step) {
+      // The merit pass measured the new iterate's residual already.
+      result.final_residual = 0;
+      for (double r : merit.max) result.final_residual = std::max(result.final_residual, r);
+      residual_known = true;
+      if (result.final_residual <= tol) {
+        result.status = Status::Converged;
+        break;
+      }
+      if (trust_region_exhausted(merit, region, tol)) {
+        result.status = Status::Stalled;
+        if (opt.fallback) finish_from_prefix(0, it);
+        break;
+      }
+      residual_known = false;
+    } else if (update <= tol) {
       // A small step is not an answer by itself: under damping (large lambda) every step is
       // small.  Converged only if the new iterate's residual meets the tolerance too; a
       // small step that no longer reduces the residual is a stall.  An update of exactly 0
@@ -277,7 +362,7 @@ SolveResult newton_solve(const Cell& cell,
     }
     if (opt.on_checkpoint && opt.checkpoint_every > 0 && it % opt.checkpoint_every == 0) {
       if (current.data() != states.data()) Kokkos::deep_copy(states, current);
-      opt.on_checkpoint(it);
+      opt.on_checkpoint(Checkpoint{it, adaptive && (kalman || damped) ? region : TrustRegionState{}});
     }
   }
   if (T_global == 0) result.status = Status::Converged;

@@ -36,7 +36,7 @@ struct AffineBuilder {
   using Element = typename Structure::template Affine<S>;
   KOKKOS_INLINE_FUNCTION static int scratch_size(int) { return 0; }
   template <class S>
-  KOKKOS_INLINE_FUNCTION void build(int D, const S* F, const S* u, const S* /*y*/, S* e,
+  KOKKOS_INLINE_FUNCTION void build(int /*b*/, int D, const S* F, const S* u, const S* /*y*/, S* e,
                                     S* /*scratch*/) const {
     const int n = Structure::size(D);
     for (int i = 0; i < n; ++i) e[i] = F[i];
@@ -55,11 +55,15 @@ struct KalmanBuilder {
   template <class S>
   using Element = typename Structure::template Kalman<S>;
   double lambda;
+  /// When set: lambda per sequence b (B entries in the execution space's memory; the
+  /// adaptive trust region), overriding `lambda`.
+  const double* lambda_by_sequence = nullptr;
   KOKKOS_INLINE_FUNCTION static int scratch_size(int D) { return D; }
   template <class S>
-  KOKKOS_INLINE_FUNCTION void build(int D, const S* F, const S* u, const S* y, S* e,
+  KOKKOS_INLINE_FUNCTION void build(int sequence, int D, const S* F, const S* u, const S* y, S* e,
                                     S* scratch) const {
-    const S kappa = S(1.0 / (1.0 + lambda)), omega = S(lambda / (1.0 + lambda));
+    const double l = lambda_by_sequence != nullptr ? lambda_by_sequence[sequence] : lambda;
+    const S kappa = S(1.0 / (1.0 + l)), omega = S(l / (1.0 + l));
     const int n = Structure::size(D);
     S *A = e, *b = A + n, *C = b + D, *J = C + n, *eta = J + n;
     for (int i = 0; i < n; ++i) A[i] = kappa * F[i];
@@ -101,7 +105,7 @@ struct LinearisedElements {
     const Scalar* y = &iterate(b, t, 0);
     if (cache.mode == cache.Load) {  // pass 3: the residual was reported in pass 1
       const Scalar* stored = &cache.data(b, t, 0);
-      builder.build(D, stored, stored + n, y, element, rest);
+      builder.build(b, D, stored, stored + n, y, element, rest);
       return;
     }
     const Scalar* h = t == 0 ? &boundary.previous(b, 0) : &iterate(b, t - 1, 0);
@@ -127,7 +131,7 @@ struct LinearisedElements {
       for (int i = 0; i < n; ++i) stored[i] = F[i];
       for (int i = 0; i < D; ++i) stored[n + i] = u[i];
     }
-    builder.build(D, F, u, y, element, rest);
+    builder.build(b, D, F, u, y, element, rest);
   }
 };
 

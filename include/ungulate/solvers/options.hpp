@@ -1,6 +1,7 @@
 #pragma once
 // Options and results shared by all solvers.
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,11 @@ enum class Fallback {
   None,       ///< the method's own iteration throughout
   Damped,     ///< (quasi-)DEER met NaN/Inf or a growing residual and went on with damped
               ///< (Kalman, ELK-type) steps from the last finite iterate
-  Sequential  ///< the parallel iteration could not pay: the suffix after the exact prefix
-              ///< was evaluated sequentially
+  Sequential,  ///< the parallel iteration could not pay: the suffix after the exact prefix
+               ///< was evaluated sequentially
+  WarmRestart  ///< the parallel iteration was slow on a predictable recurrence: the iterate
+               ///< was replaced by the windowed warm start (Initialization::Warm) with a
+               ///< window from the LLE estimate, and the iteration went on from there
 };
 
 inline const char* to_string(Fallback f) {
@@ -45,6 +49,8 @@ inline const char* to_string(Fallback f) {
       return "damped";
     case Fallback::Sequential:
       return "sequential";
+    case Fallback::WarmRestart:
+      return "warm-restart";
   }
   return "?";
 }
@@ -53,8 +59,35 @@ inline const char* to_string(Fallback f) {
 struct IterationRecord {
   int iteration;       ///< 1-based
   double residual;     ///< max_t |s_t - f(s_{t-1})| of the iterate this step started from
-  double update_norm;  ///< max_t |s^(i+1)_t - s^(i)_t|
+  double update_norm;  ///< max_t |s^(i+1)_t - s^(i)_t| (of the accepted steps)
   double seconds;      ///< wall time since the solve started
+  double lambda = 0;   ///< largest trust-region lambda this step used (0: undamped steps)
+  int rejected = 0;    ///< sequences whose step was rejected (it raised their merit)
+};
+
+/// How ELK-type (damped) steps choose lambda.
+enum class TrustRegion {
+  Adaptive,  ///< Levenberg-Marquardt on the merit sum_t |s_t - f(s_{t-1})|^2, per sequence:
+             ///< a step is kept only if it lowers the merit; lambda shrinks after a kept
+             ///< step and grows after a rejected one
+  Fixed      ///< SolverOptions::lambda throughout, every step kept (the paper's ELK)
+};
+
+inline const char* to_string(TrustRegion r) {
+  return r == TrustRegion::Adaptive ? "adaptive" : "fixed";
+}
+
+/// The adaptive trust region's state, one entry per sequence (a checkpoint keeps it so that a
+/// restart continues exactly).
+struct TrustRegionState {
+  std::vector<double> lambda;  ///< the lambda of the next step
+  std::vector<double> growth;  ///< factor of the next rejection (doubles on each one)
+};
+
+/// What SolverOptions::on_checkpoint is told.
+struct Checkpoint {
+  int iteration;
+  TrustRegionState trust_region;  ///< empty unless the trust region is adaptive
 };
 
 /// Whether a Newton iteration stores each step's linearisation (F_t, u_t) in its first pass
@@ -76,8 +109,12 @@ struct SolverOptions {
   /// iterations; 1000 for (quasi-)ELK, whose damped steps may need more.
   int max_iterations = -1;
   /// ELK / quasi-ELK trust-region strength (observation precision of the Kalman model);
-  /// lambda -> 0 recovers DEER.
+  /// lambda -> 0 recovers DEER.  With TrustRegion::Adaptive, the first step's lambda.
   double lambda = 0.01;
+  /// ELK / quasi-ELK, and the damped steps (quasi-)DEER falls back to.
+  TrustRegion trust_region = TrustRegion::Adaptive;
+  /// Resume an adaptive trust region (a restart from a Checkpoint); empty: start afresh.
+  TrustRegionState resume_trust_region;
   KalmanEstimate elk_estimate = KalmanEstimate::Smoother;
   Initialization init = Initialization::Zeros;
   /// Chunks per sequence for the intra-rank scan; <= 0 picks a default from the backend's
@@ -98,9 +135,9 @@ struct SolverOptions {
   /// Every `checkpoint_every` iterations (if > 0 and on_checkpoint is set) the current
   /// iterate is copied into the caller's `states` view and on_checkpoint(iteration) is
   /// called, e.g. to save it; with Initialization::Given it is a restart point that leads
-  /// to the same answer as an uninterrupted run.
+  /// to the same answer as an uninterrupted run (given resume_trust_region too).
   int checkpoint_every = 0;
-  std::function<void(int iteration)> on_checkpoint;
+  std::function<void(const Checkpoint&)> on_checkpoint;
 };
 
 struct SolveResult {
@@ -113,6 +150,10 @@ struct SolveResult {
   int warm_window = 0;                 ///< the window the warm start used (Initialization::Warm)
   Fallback fallback = Fallback::None;  ///< the last fallback taken (SolverOptions::fallback)
   int fallback_iteration = 0;          ///< the iteration after which it was taken (0: none)
+  /// Largest Lyapunov exponent estimate per step (solvers::estimate_lle): < 0 predictable,
+  /// > 0 chaotic; NaN when not estimated (no fallback and no automatic warm window) or
+  /// the sequence is too short to tell.
+  double lle = std::numeric_limits<double>::quiet_NaN();
   std::vector<IterationRecord> history;
 };
 

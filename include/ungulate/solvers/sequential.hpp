@@ -2,6 +2,9 @@
 // Plain sequential evaluation s_t = f(s_{t-1}, x_t): the reference for every other method.
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "ungulate/core/math.hpp"
 #include "ungulate/core/types.hpp"
 #include "ungulate/scan/chunk_layout.hpp"
@@ -68,6 +71,65 @@ typename Cell::value_type residual_max(const Cell& cell, const Inputs& inputs,
       },
       Kokkos::Max<Scalar>(result));
   return result > Scalar(0) ? result : Scalar(0);  // an empty range reduces to lowest()
+}
+
+/// Per sequence b: the merit sum_{t,i} (states(b,t,i) - f(states(b,t-1,:))_i)^2, the
+/// residual max_{t,i} |...| of this slice and, if a reference is given, the change
+/// max_{t,i} |states(b,t,i) - reference(b,t,i)| (host vectors of B; infinite where not
+/// finite).
+struct SequenceResiduals {
+  std::vector<double> merit, max, change;
+};
+
+template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
+          class States>
+SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
+                                        const Initial& previous, const States& states, int chunks,
+                                        const States& reference = States()) {
+  using Scalar = typename Cell::value_type;
+  using Memory = typename ExecSpace::memory_space;
+  const int B = int(states.extent(0));
+  const scan::ChunkLayout layout(int(states.extent(1)), chunks);
+  const int C = layout.chunks, D = cell.state_size();
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> f("ungulate::residual_scratch",
+                                                        std::size_t(B) * C, D);
+  Kokkos::View<double**, Kokkos::LayoutRight, Memory> partial("ungulate::residual_partial",
+                                                              std::size_t(B) * C, 3);
+  const bool compare = reference.data() != nullptr;
+  Kokkos::parallel_for(
+      "ungulate::residuals_by_sequence", Kokkos::RangePolicy<ExecSpace>(0, std::size_t(B) * C),
+      KOKKOS_LAMBDA(const int item) {
+        const int b = item / C, c = item % C;
+        Scalar* out = &f(item, 0);
+        double sum = 0;
+        Scalar max_value = 0, max_change = 0;
+        for (int t = layout.begin(c); t < layout.end(c); ++t) {
+          if (compare)
+            max_change = math::max_abs_difference(D, &states(b, t, 0), &reference(b, t, 0),
+                                                  max_change);
+          const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
+          cell.evaluate(h, &inputs(b, t, 0), out);
+          const Scalar* s = &states(b, t, 0);
+          for (int i = 0; i < D; ++i) {
+            const double d = double(s[i]) - double(out[i]);
+            sum += d * d;
+          }
+          max_value = math::max_abs_difference(D, s, out, max_value);
+        }
+        partial(item, 0) = math::is_finite(sum) ? sum : Kokkos::Experimental::infinity<double>::value;
+        partial(item, 1) = double(max_value);
+        partial(item, 2) = double(max_change);
+      });
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), partial);
+  SequenceResiduals r{std::vector<double>(B, 0.0), std::vector<double>(B, 0.0),
+                      std::vector<double>(B, 0.0)};
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c) {
+      r.merit[b] += host(b * C + c, 0);
+      r.max[b] = std::max(r.max[b], host(b * C + c, 1));
+      r.change[b] = std::max(r.change[b], host(b * C + c, 2));
+    }
+  return r;
 }
 
 }  // namespace ungulate::solvers
