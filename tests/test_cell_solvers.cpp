@@ -10,6 +10,9 @@
 #include "cell_references.hpp"
 #include "test_helpers.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace {
 
 using namespace ut;
@@ -71,6 +74,9 @@ void expect_every_method_matches(const Problem<Cell>& p, int chunks, const std::
     EXPECT_LE(r.final_residual, ungulate::default_tolerance<S>()) << what;
     EXPECT_LT(scaled_diff(got, p.href), solver_tol<S>()) << what;
     EXPECT_TRUE(all_finite(got)) << what;
+    if (std::getenv("UNGULATE_TEST_VERBOSE"))
+      std::printf("%s: %d iterations, residual %.3g, scaled error %.3g\n", what.c_str(),
+                  r.iterations, r.final_residual, scaled_diff(got, p.href));
   }
 }
 
