@@ -16,8 +16,8 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
-#include "ungulate/io/model.hpp"
 #include "ungulate/io/h5file.hpp"
+#include "ungulate/io/model.hpp"
 
 namespace {
 
