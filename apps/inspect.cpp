@@ -63,6 +63,17 @@ std::string kind_of(const io::H5File& f) {
   if (f.is_group("/model")) {
     std::string cell = f.has_attribute("/model", "cell") ? f.get_string_attribute("/model", "cell")
                                                          : "unknown cell";
+    // The sizes as the writer recorded them (informational; `run` checks the datasets).
+    for (const char* size : {"hidden_size", "N", "state_size"}) {
+      if (!f.has_attribute("/model", size)) continue;
+      try {
+        const long long v = f.get_int_attribute("/model", size);
+        cell += std::string(", ") + (std::string(size) == "state_size" ? "state size" : size) +
+                " " + std::to_string(v);
+      } catch (const io::Error&) {
+        // Not an integer: the attribute listing below shows it as it is.
+      }
+    }
     parts.push_back("model (" + cell + ")");
   }
   if (f.exists("/inputs"))
@@ -85,9 +96,9 @@ std::string kind_of(const io::H5File& f) {
 
 int inspect_command(int argc, char** argv, int first) {
   cli::ArgParser args("ungulate inspect FILE",
-                      "Summarises an HDF5 file: what ungulate finds in it (model, inputs,\n"
-                      "trajectory and its status), then every group, dataset (dtype, shape)\n"
-                      "and attribute.");
+                      "Summarises an HDF5 file: what ungulate finds in it (model: its cell,\n"
+                      "gru, lstm or lorenz96, and sizes; inputs; trajectory and its status),\n"
+                      "then every group, dataset (dtype, shape) and attribute.");
   std::vector<std::string> files;
   std::vector<char*> rest = {argv[0]};
   for (int i = first; i < argc; ++i) {

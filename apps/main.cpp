@@ -58,7 +58,7 @@ const char* const kUsage =
     "commands:\n"
     "  demo      random GRU workload, every method against sequential evaluation\n"
 #ifdef UNGULATE_HAVE_HDF5
-    "  generate  write a random GRU and inputs to an HDF5 file\n"
+    "  generate  write a random GRU, LSTM or Lorenz-96 model and inputs to an HDF5 file\n"
     "  run       evaluate a model from HDF5 on HDF5 inputs, write the trajectory\n"
     "  inspect   summarise an HDF5 model / input / output file\n"
     "  compare   max abs difference of a dataset in two HDF5 files\n"

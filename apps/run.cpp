@@ -8,6 +8,8 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "cli.hpp"
@@ -16,7 +18,7 @@
 #include "output_file.hpp"
 #include "solver_cli.hpp"
 #include "ungulate/dist/mpi_decomposition.hpp"
-#include "ungulate/io/gru_model.hpp"
+#include "ungulate/io/model.hpp"
 #include "ungulate/ungulate.hpp"
 
 namespace ungulate::app {
@@ -33,7 +35,7 @@ struct RunConfig {
 };
 
 struct Problem {
-  io::GruWeights weights;
+  io::Model model;
   std::uint64_t batch = 0, length = 0, inputs = 0;
   bool has_initial_state = false;
   std::vector<IterationRecord> previous_history;  // from a restart checkpoint
@@ -168,7 +170,7 @@ void check_problem_size(const RunConfig& cfg, const Problem& p, const World& wor
   // Inputs and states of this rank's slice: a lower bound of what the run needs.
   const double scalar_bytes = cfg.use_double ? 8 : 4;
   const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
-                       double(p.inputs + std::uint64_t(p.weights.hidden)) * scalar_bytes;
+                       double(p.inputs + std::uint64_t(p.model.state_size())) * scalar_bytes;
   const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
   if (memory > 0 && bytes > memory) {
     char text[200];
@@ -185,7 +187,7 @@ void check_problem_size(const RunConfig& cfg, const Problem& p, const World& wor
 Problem inspect_problem(const RunConfig& cfg, const World& world) {
   Problem p;
   const io::H5File model = io::H5File::open(cfg.model, world.comm);
-  p.weights = io::read_gru_model(model);
+  p.model = io::read_model(model);
   const io::H5File in = io::H5File::open(cfg.input, world.comm);
   const io::DatasetInfo x = in.describe_float("/inputs");
   if (x.shape.size() != 3)
@@ -198,15 +200,15 @@ Problem inspect_problem(const RunConfig& cfg, const World& world) {
     throw io::Error(cfg.input + ": dataset '/inputs' has batch size 0: nothing to evaluate");
   if (p.length == 0)
     throw io::Error(cfg.input + ": dataset '/inputs' has T = 0 time steps: nothing to evaluate");
-  if (p.inputs != std::uint64_t(p.weights.inputs))
+  if (p.inputs != std::uint64_t(p.model.input_size()))
     throw io::Error(cfg.input + ": dataset '/inputs' has input size " + std::to_string(p.inputs) +
-                    ", but the model in " + cfg.model + " expects " +
-                    std::to_string(p.weights.inputs));
+                    ", but the " + p.model.cell_name() + " model in " + cfg.model + " expects " +
+                    std::to_string(p.model.input_size()));
   check_problem_size(cfg, p, world);
-  const Shape states = {p.batch, p.length, std::uint64_t(p.weights.hidden)};
+  const Shape states = {p.batch, p.length, std::uint64_t(p.model.state_size())};
   p.has_initial_state = in.exists("/initial_state");
   if (p.has_initial_state)
-    in.describe_float("/initial_state", {p.batch, std::uint64_t(p.weights.hidden)});
+    in.describe_float("/initial_state", {p.batch, std::uint64_t(p.model.state_size())});
   if (cfg.init == InitKind::File)
     io::H5File::open(cfg.init_file, world.comm).describe_float("/states", states);
   if (!cfg.restart.empty()) {
@@ -282,12 +284,16 @@ void write_states_file(PartialOutput& target, bool last, const World& world, con
                        const std::function<void(io::H5File&)>& attributes) {
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), states);
   io::H5File out = io::H5File::create(target.temporary(), world.comm);
-  const std::uint64_t H = std::uint64_t(p.weights.hidden);
+  const std::uint64_t H = std::uint64_t(p.model.state_size());
   out.create_dataset("/states", {p.batch, p.length, H},
                      sizeof(Scalar) == 4 ? io::DType::Float32 : io::DType::Float64);
   out.write("/states", {0, std::uint64_t(decomp.first_step()), 0},
             {p.batch, std::uint64_t(local), H}, host.data());
-  out.set_attribute("/states", "layout", std::string("(batch, time, hidden)"));
+  const std::string cell = p.model.cell_name();
+  out.set_attribute("/states", "layout",
+                    std::string(cell == "lstm" ? "(batch, time, 2 hidden): state (h, c), h first"
+                                : cell == "lorenz96" ? "(batch, time, N)"
+                                                     : "(batch, time, hidden)"));
   write_history(out, history, world.rank == 0);
   attributes(out);
   out.close();
@@ -297,8 +303,7 @@ void write_states_file(PartialOutput& target, bool last, const World& world, con
 template <class Scalar, class Decomp>
 int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const Decomp& decomp,
               long long local) {
-  const auto gru = io::make_gru<Scalar>(p.weights);
-  const std::uint64_t B = p.batch, H = std::uint64_t(p.weights.hidden);
+  const std::uint64_t B = p.batch, H = std::uint64_t(p.model.state_size());
   Kokkos::View<Scalar***, Kokkos::LayoutRight> inputs;
   all_or_none(world, [&] {
     inputs = read_slice<Scalar>(cfg.input, "/inputs", B, p.inputs, decomp, local, world);
@@ -408,7 +413,17 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     };
   }
 
-  const SolveResult r = solve(gru, inputs, s0, states, opt, decomp);
+  const SolveResult r = std::visit(
+      [&](const auto& weights) {
+        using W = std::decay_t<decltype(weights)>;
+        if constexpr (std::is_same_v<W, io::GruWeights>)
+          return solve(io::make_gru<Scalar>(weights), inputs, s0, states, opt, decomp);
+        else if constexpr (std::is_same_v<W, io::LstmWeights>)
+          return solve(io::make_lstm<Scalar>(weights), inputs, s0, states, opt, decomp);
+        else
+          return solve(io::make_lorenz96<Scalar>(weights), inputs, s0, states, opt, decomp);
+      },
+      p.model.cell);
   const int iterations = r.iterations + (opt.method == Method::Sequential ? 0 : offset);
   const double seconds = decomp.max_all(r.seconds) + seconds_offset;
   if (opt.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
@@ -489,10 +504,12 @@ RunConfig parse_run(cli::ArgParser& args) {
 int run_command(int argc, char** argv, int first) {
   cli::ArgParser args(
       "ungulate run",
-      "Evaluates the GRU in --model on the inputs in --input (dataset /inputs of shape\n"
-      "(batch, time, input_size), float32 or float64; optional /initial_state (batch, hidden))\n"
-      "and writes /states (batch, time, hidden), the convergence log and run attributes to\n"
-      "-o. The output appears only when complete. Exit code: 0 converged, 2 bad input,\n"
+      "Evaluates the model in --model (a GRU, LSTM or Lorenz-96 cell: see docs/hdf5.md) on\n"
+      "the inputs in --input (dataset /inputs of shape (batch, time, input_size), float32 or\n"
+      "float64; optional /initial_state (batch, state)) and writes /states (batch, time,\n"
+      "state), the convergence log and run attributes to -o. The state is the hidden state\n"
+      "(GRU), (h, c) with h first (LSTM: 2 hidden values) or the N variables (Lorenz-96).\n"
+      "The output appears only when complete. Exit code: 0 converged, 2 bad input,\n"
       "3 iteration cap reached, 4 diverged (the last finite iterate is written).");
   args.option("model", "FILE", "HDF5 file with the model group /model");
   args.option("input", "FILE", "HDF5 file with the dataset /inputs");

@@ -56,6 +56,28 @@ cells::GRU<Scalar> make_benchmark_gru(int hidden, int inputs, std::uint64_t seed
   return gru;  // biases are zero-initialised by the View constructor
 }
 
+template <class Scalar>
+cells::LSTM<Scalar> make_benchmark_lstm(int hidden, int inputs, std::uint64_t seed) {
+  if (hidden < 1 || inputs < 1)
+    throw std::invalid_argument("make_benchmark_lstm: sizes must be positive");
+  cells::LSTM<Scalar> lstm(hidden, inputs);
+  auto wi = Kokkos::create_mirror_view(lstm.weight_ih);
+  auto wh = Kokkos::create_mirror_view(lstm.weight_hh);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0 / std::sqrt(double(inputs)));
+  for (int g = 0; g < 4; ++g) {
+    for (int i = 0; i < hidden; ++i)
+      for (int k = 0; k < inputs; ++k) wi(g * hidden + i, k) = Scalar(normal(rng));
+    const auto q = random_orthogonal(hidden, rng);
+    for (int i = 0; i < hidden; ++i)
+      for (int j = 0; j < hidden; ++j)
+        wh(g * hidden + i, j) = Scalar(q[std::size_t(i) * hidden + j]);
+  }
+  Kokkos::deep_copy(lstm.weight_ih, wi);
+  Kokkos::deep_copy(lstm.weight_hh, wh);
+  return lstm;  // biases are zero-initialised by the View constructor
+}
+
 namespace {
 // splitmix64 finaliser: a well-mixed 64-bit hash.
 KOKKOS_INLINE_FUNCTION std::uint64_t mix(std::uint64_t z) {
@@ -98,6 +120,8 @@ Kokkos::View<Scalar***, Kokkos::LayoutRight> make_benchmark_inputs(int batch, in
 
 template cells::GRU<float> make_benchmark_gru<float>(int, int, std::uint64_t);
 template cells::GRU<double> make_benchmark_gru<double>(int, int, std::uint64_t);
+template cells::LSTM<float> make_benchmark_lstm<float>(int, int, std::uint64_t);
+template cells::LSTM<double> make_benchmark_lstm<double>(int, int, std::uint64_t);
 template Kokkos::View<float***, Kokkos::LayoutRight> make_benchmark_inputs<float>(int, int, int,
                                                                                   std::uint64_t,
                                                                                   long long);

@@ -1,6 +1,7 @@
-// Cells: the GRU's value against an independent host implementation, its analytic Jacobians
-// against dual numbers and central finite differences; dual numbers themselves; and a user
-// cell with only a templated `evaluate` going through every solver.
+// Cells: the GRU's, LSTM's and Lorenz-96's values against independent host implementations,
+// their analytic Jacobians against dual numbers and central finite differences; dual numbers
+// themselves; and a user cell with only a templated `evaluate` going through every solver.
+#include "cell_references.hpp"
 #include "test_helpers.hpp"
 
 namespace {
@@ -180,6 +181,172 @@ TEST(GruCellDouble, JacobiansMatchCentralDifferences) {
       }
       EXPECT_LT(max_abs_diff(all, p.jac_c), 1e-13) << where;
     }
+}
+
+// ---- LSTM --------------------------------------------------------------------------------------
+
+template <class S>
+class LstmCell : public ::testing::Test {};
+TYPED_TEST_SUITE(LstmCell, Scalars, ScalarNames);
+
+// (hidden, inputs): the state has 2 * hidden values.
+const Shape kLstmShapes[] = {{1, 1}, {1, 3}, {2, 2}, {4, 2}, {7, 10}, {16, 5}};
+
+// torch.nn.LSTMCell's equations (gates i, f, g, o; state (h, c)) against the host reference.
+TYPED_TEST(LstmCell, EvaluateMatchesHostReference) {
+  using S = TypeParam;
+  for (const auto& sh : kLstmShapes)
+    for (std::uint64_t seed : {1, 2}) {
+      const auto cell = make_random_lstm<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      EXPECT_EQ(cell.state_size(), 2 * sh.hidden);
+      EXPECT_EQ(cell.input_size(), sh.inputs);
+      const HostLstm ref(cell);
+      const auto p = probe(cell, 20, seed + 10);
+      std::vector<double> f(p.f_eval.size());
+      for (int k = 0; k < p.n; ++k)
+        ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I],
+                     &f[std::size_t(k) * p.D]);
+      const std::string where =
+          "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);
+      // c' = f c + i g is O(|c|): relative to the data's scale.
+      EXPECT_LT(scaled_diff(p.f_eval, f), 10 * rounding_tol<S>()) << where;
+      for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
+        EXPECT_LT(max_abs_diff(*other, p.f_eval), 10 * rounding_tol<S>()) << where;
+    }
+}
+
+TYPED_TEST(LstmCell, AnalyticJacobiansMatchDualNumbers) {
+  using S = TypeParam;
+  using Cell = uc::LSTM<S>;
+  static_assert(uc::detail::has_dense_jacobian<Cell>::value, "LSTM has analytic Jacobians");
+  static_assert(uc::detail::has_diagonal_jacobian<Cell>::value, "");
+  EXPECT_EQ(uc::CellJacobian<Cell>::scratch_size(Cell(3, 2)), 0);
+  for (const auto& sh : kLstmShapes)
+    for (std::uint64_t seed : {3, 4}) {
+      const auto cell = make_random_lstm<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto p = probe(cell, 20, seed + 10);
+      const std::string where =
+          "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);
+      EXPECT_LT(max_abs_diff(p.jac_c, p.jac_d), 10 * rounding_tol<S>()) << where;
+      EXPECT_LT(max_abs_diff(p.diag_c, p.diag_d), 10 * rounding_tol<S>()) << where;
+      EXPECT_LT(max_abs_diff(p.diag_c, p.diag_of(p.jac_c)), rounding_tol<S>()) << where;
+      EXPECT_GT(max_abs(p.jac_c), 0.1) << "a degenerate Jacobian proves nothing";
+    }
+}
+
+TEST(LstmCellDouble, JacobiansMatchCentralDifferences) {
+  for (const auto& sh : kLstmShapes)
+    for (std::uint64_t seed : {5, 6, 7}) {
+      const auto cell = make_random_lstm<double>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto p = probe(cell, 20, seed + 10, 1e-5);
+      const std::string where =
+          "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);
+      EXPECT_LT(max_abs_diff(p.jac_c, p.fd), 1e-8) << where;
+      EXPECT_LT(max_abs_diff(p.diag_c, p.diag_of(p.fd)), 1e-8) << where;
+      // The structure: dc'/dc = diag(f) with 0 < f < 1, dh'/dc diagonal.
+      const int H = sh.hidden, D = 2 * H;
+      double off_diagonal = 0;
+      for (int k = 0; k < p.n; ++k)
+        for (int r = 0; r < H; ++r) {
+          const double* jac = &p.jac_c[std::size_t(k) * D * D];
+          const double f = jac[std::size_t(H + r) * D + H + r];
+          EXPECT_GT(f, 0.0) << where;
+          EXPECT_LT(f, 1.0) << where;
+          for (int j = 0; j < H; ++j)
+            if (j != r)
+              off_diagonal = std::max({off_diagonal, std::abs(jac[std::size_t(r) * D + H + j]),
+                                       std::abs(jac[std::size_t(H + r) * D + H + j])});
+        }
+      EXPECT_EQ(off_diagonal, 0.0) << where;
+    }
+}
+
+// ---- Lorenz-96 ---------------------------------------------------------------------------------
+
+template <class S>
+class Lorenz96Cell : public ::testing::Test {};
+TYPED_TEST_SUITE(Lorenz96Cell, Scalars, ScalarNames);
+
+// Below 13 variables the 13-wide window of an output wraps around the ring.
+const int kLorenzSizes[] = {1, 2, 3, 4, 5, 8, 12, 13, 14, 40};
+
+// The windowed RK4 step against a plain whole-vector RK4 step on the host, with non-zero
+// inputs (forcing perturbations) and two step sizes.
+TYPED_TEST(Lorenz96Cell, EvaluateMatchesWholeVectorRk4) {
+  using S = TypeParam;
+  for (int N : kLorenzSizes)
+    for (double dt : {0.01, 0.05}) {
+      const auto cell = make_lorenz96<S>(N, 8.0, dt);
+      const HostLorenz96 ref(cell);
+      const auto p = probe(cell, 10, 100 + N, 1e-5, 3.0);
+      std::vector<double> f(p.f_eval.size());
+      for (int k = 0; k < p.n; ++k)
+        ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I],
+                     &f[std::size_t(k) * p.D]);
+      const std::string where = "N=" + std::to_string(N) + " dt=" + std::to_string(dt);
+      EXPECT_LT(scaled_diff(p.f_eval, f), rounding_tol<S>()) << where;
+      for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
+        EXPECT_LT(scaled_diff(*other, p.f_eval), rounding_tol<S>()) << where;
+      // The step moves the state: a cell that returned its input would pass the rest.
+      EXPECT_GT(max_abs_diff(p.f_eval, p.h), 0.1 * dt) << where;
+    }
+}
+
+TYPED_TEST(Lorenz96Cell, AnalyticJacobiansMatchDualNumbers) {
+  using S = TypeParam;
+  using Cell = uc::Lorenz96<S>;
+  static_assert(uc::detail::has_dense_jacobian<Cell>::value, "Lorenz-96 has analytic Jacobians");
+  static_assert(uc::detail::has_diagonal_jacobian<Cell>::value, "");
+  EXPECT_EQ(uc::CellJacobian<Cell>::scratch_size(make_lorenz96<S>(5)), 0);
+  for (int N : kLorenzSizes) {
+    const auto cell = make_lorenz96<S>(N, 8.0, 0.05);
+    const auto p = probe(cell, 10, 200 + N, 1e-5, 3.0);
+    const std::string where = "N=" + std::to_string(N);
+    EXPECT_LT(max_abs_diff(p.jac_c, p.jac_d), 10 * rounding_tol<S>()) << where;
+    EXPECT_LT(max_abs_diff(p.diag_c, p.diag_d), 10 * rounding_tol<S>()) << where;
+    EXPECT_LT(max_abs_diff(p.diag_c, p.diag_of(p.jac_c)), rounding_tol<S>()) << where;
+  }
+}
+
+TEST(Lorenz96CellDouble, JacobiansMatchCentralDifferencesAndMatrixProduct) {
+  for (int N : kLorenzSizes)
+    for (double dt : {0.01, 0.1}) {
+      const auto cell = make_lorenz96<double>(N, 8.0, dt);
+      const auto p = probe(cell, 10, 300 + N, 1e-5, 3.0);
+      const std::string where = "N=" + std::to_string(N) + " dt=" + std::to_string(dt);
+      EXPECT_LT(max_abs_diff(p.jac_c, p.fd), 1e-8) << where;
+      EXPECT_LT(max_abs_diff(p.diag_c, p.diag_of(p.fd)), 1e-8) << where;
+      // The chain rule written as dense matrix products on the host.
+      const HostLorenz96 ref(cell);
+      std::vector<double> f(p.D), J(std::size_t(p.D) * p.D), all;
+      for (int k = 0; k < p.n; ++k) {
+        ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I], f.data(), J.data());
+        all.insert(all.end(), J.begin(), J.end());
+      }
+      EXPECT_LT(max_abs_diff(all, p.jac_c), 1e-12) << where;
+      // Off the identity by O(dt): the Jacobian is not trivially I.
+      std::vector<double> minus_identity = p.jac_c;
+      for (int k = 0; k < p.n; ++k)
+        for (int i = 0; i < p.D; ++i) minus_identity[(std::size_t(k) * p.D + i) * p.D + i] -= 1;
+      EXPECT_GT(max_abs(minus_identity), 0.1 * dt) << where;
+    }
+}
+
+// For N >= 13 a row of the step's Jacobian is zero outside columns j - 8 .. j + 4.
+TEST(Lorenz96CellDouble, JacobianRowsHaveThirteenWideStencil) {
+  const int N = 40;
+  const auto cell = make_lorenz96<double>(N, 8.0, 0.05);
+  const auto p = probe(cell, 4, 77, 1e-5, 3.0);
+  for (int k = 0; k < p.n; ++k)
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j) {
+        const int offset = ((j - i) % N + N + 8) % N;  // 0 .. 12 inside the stencil
+        const double v = p.jac_c[(std::size_t(k) * N + i) * N + j];
+        if (offset > 12)
+          EXPECT_EQ(v, 0.0) << "row " << i << " column " << j;
+        else
+          EXPECT_NE(v, 0.0) << "row " << i << " column " << j;
+      }
 }
 
 // ---- dual numbers ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 #include "ungulate/cells/dual.hpp"
 #include "ungulate/cells/gru.hpp"
 #include "ungulate/cells/jacobian.hpp"
+#include "ungulate/cells/lorenz96.hpp"
+#include "ungulate/cells/lstm.hpp"
 #include "ungulate/core/types.hpp"
 #include "ungulate/core/version.hpp"
 #include "ungulate/dist/single_rank.hpp"

@@ -1,5 +1,6 @@
 #pragma once
-// The benchmark workload of DESIGN.md: a random GRU and random inputs.
+// The benchmark workload of DESIGN.md: a random GRU and random inputs (and an LSTM made the
+// same way).
 //   input kernels ~ N(0, 1/input_size), recurrent kernels orthogonal (one per gate),
 //   biases 0, inputs ~ N(0, 1), zero initial state.
 #include <Kokkos_Core.hpp>
@@ -7,6 +8,7 @@
 #include <cstdint>
 
 #include "ungulate/cells/gru.hpp"
+#include "ungulate/cells/lstm.hpp"
 
 namespace ungulate {
 
@@ -14,6 +16,11 @@ namespace ungulate {
 /// Deterministic in (hidden, inputs, seed).
 template <class Scalar>
 cells::GRU<Scalar> make_benchmark_gru(int hidden, int inputs, std::uint64_t seed);
+
+/// An LSTM initialised the same way: weight_ih ~ N(0, 1/input_size), each gate's block of
+/// weight_hh orthogonal, biases 0.  Deterministic in (hidden, inputs, seed).
+template <class Scalar>
+cells::LSTM<Scalar> make_benchmark_lstm(int hidden, int inputs, std::uint64_t seed);
 
 /// Inputs ~ N(0, 1) of shape (batch, length, input_size) for the global time steps
 /// [first_step, first_step + length).  Every value is a pure function of (seed, b, t, i)

@@ -1,5 +1,7 @@
 #include "ungulate/io/gru_model.hpp"
 
+#include "ungulate/io/model.hpp"
+
 #include <cmath>
 
 namespace ungulate::io {
@@ -25,7 +27,9 @@ GruWeights read_gru_model(const H5File& file, const std::string& group) {
     throw Error(path + ": model group '" + group + "' has no 'cell' attribute");
   const std::string cell = file.get_string_attribute(group, "cell");
   if (cell != "gru")
-    throw Error(path + ": unknown cell type '" + cell + "' in '" + group + "' (supported: gru)");
+    throw Error(
+        path + ": model group '" + group + "' holds cell '" + cell +
+        "', expected 'gru' (io::read_model reads every supported cell: " + supported_cells() + ")");
   GruWeights w;
   const DatasetInfo rk = file.describe(group + "/recurrent_kernel");
   const DatasetInfo ik = file.describe(group + "/input_kernel");

@@ -1,5 +1,5 @@
 // libFuzzer harness for ungulate's HDF5 readers: the input is written to a file, which is
-// then read as a model (io::read_gru_model), as inputs and states (the datasets `ungulate
+// then read as a model (io::read_model: any cell), as inputs and states (the datasets `ungulate
 // run` reads), and walked by `ungulate inspect`.  io::Error and cli::UsageError are the
 // expected answers to a bad file; any other exception, a crash, a hang or a sanitizer report
 // is a bug.  HDF5 itself is not instrumented, so the fuzzer steers by ungulate's branches.
@@ -16,8 +16,8 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
-#include "ungulate/io/gru_model.hpp"
 #include "ungulate/io/h5file.hpp"
+#include "ungulate/io/model.hpp"
 
 namespace {
 
@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const io::H5File f = io::H5File::open(g_path, MPI_COMM_SELF);
     try {
-      (void)io::read_gru_model(f);
+      (void)io::read_model(f);
     } catch (const io::Error&) {
     }
     for (const char* name : {"/inputs", "/initial_state", "/states"}) {

@@ -2,6 +2,9 @@
 //  * recipe.h5 / recipe_expected.h5: a GRU model and inputs written by a fixed recipe,
 //    directly through the documented schema (docs/hdf5.md), and the trajectory computed
 //    here by an independent plain-C++ GRU.  Guards the schema's stability.
+//  * recipe_lstm.h5 / recipe_lstm_expected.h5 and recipe_lorenz96.h5 /
+//    recipe_lorenz96_expected.h5: the same for the LSTM and Lorenz-96 schemas, with a plain
+//    PyTorch-equation LSTM and a plain whole-vector RK4 written out here.
 //  * one file per bad-input case.
 #include <hdf5.h>
 #include <mpi.h>
@@ -103,6 +106,108 @@ void write_model(H5File& f, const Model& m, const std::string& cell = "gru",
   if (skip != "recurrent_bias") write(f, "/model/recurrent_bias", {3, H}, m.bh);
 }
 
+// ---- LSTM and Lorenz-96 recipes -------------------------------------------------------------
+
+struct LstmModel {  // PyTorch layout, gates i, f, g, o
+  std::vector<double> wih = std::vector<double>(4 * H * I), whh = std::vector<double>(4 * H * H),
+                      bih = std::vector<double>(4 * H), bhh = std::vector<double>(4 * H);
+};
+
+LstmModel recipe_lstm() {
+  LstmModel m;
+  for (int k = 0; k < 4 * H; ++k) {
+    for (int c = 0; c < I; ++c) m.wih[k * I + c] = 0.2 * std::sin(1.0 + k + 0.5 * c);
+    for (int j = 0; j < H; ++j) m.whh[k * H + j] = 0.4 * std::cos(0.3 * k - j);
+    m.bih[k] = 0.05 * (k % 3) - 0.02;
+    m.bhh[k] = k / H == 1 ? 0.5 : -0.01 * k;  // a forget-gate bias, as is common
+  }
+  return m;
+}
+
+// torch.nn.LSTMCell, written out independently of cells/lstm.hpp; the state is (h, c).
+std::vector<double> sequential_lstm(const LstmModel& m, const std::vector<double>& x,
+                                    const std::vector<double>& s0) {
+  const int D = 2 * H;
+  std::vector<double> s(B * T * D);
+  const auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  for (int b = 0; b < B; ++b) {
+    double h[H], c[H];
+    for (int i = 0; i < H; ++i) {
+      h[i] = s0[b * D + i];
+      c[i] = s0[b * D + H + i];
+    }
+    for (int t = 0; t < T; ++t) {
+      double a[4 * H];
+      for (int k = 0; k < 4 * H; ++k) {
+        a[k] = m.bih[k] + m.bhh[k];
+        for (int q = 0; q < I; ++q) a[k] += m.wih[k * I + q] * x[(b * T + t) * I + q];
+        for (int j = 0; j < H; ++j) a[k] += m.whh[k * H + j] * h[j];
+      }
+      for (int i = 0; i < H; ++i) {
+        c[i] = sig(a[H + i]) * c[i] + sig(a[i]) * std::tanh(a[2 * H + i]);
+        h[i] = sig(a[3 * H + i]) * std::tanh(c[i]);
+      }
+      for (int i = 0; i < H; ++i) {
+        s[(b * T + t) * D + i] = h[i];
+        s[(b * T + t) * D + H + i] = c[i];
+      }
+    }
+  }
+  return s;
+}
+
+void write_lstm(H5File& f, const LstmModel& m, const std::string& skip = "") {
+  f.create_group("/model");
+  f.set_attribute("/model", "cell", std::string("lstm"));
+  if (skip != "weight_ih") write(f, "/model/weight_ih", {4 * H, I}, m.wih, DType::Float32);
+  if (skip != "weight_hh") write(f, "/model/weight_hh", {4 * H, H}, m.whh);
+  if (skip != "bias_ih") write(f, "/model/bias_ih", {4 * H}, m.bih);
+  if (skip != "bias_hh") write(f, "/model/bias_hh", {4 * H}, m.bhh);
+}
+
+const int kLorenzN = 5;
+const double kLorenzF = 8.0, kLorenzDt = 0.02;
+
+// One whole-vector RK4 step of Lorenz-96 per time step, independently of cells/lorenz96.hpp.
+std::vector<double> sequential_lorenz96(const std::vector<double>& u,
+                                        const std::vector<double>& s0) {
+  const int N = kLorenzN;
+  std::vector<double> s(B * T * N);
+  const auto field = [&](const std::vector<double>& y, const double* ut) {
+    std::vector<double> v(N);
+    for (int j = 0; j < N; ++j)
+      v[j] = (y[(j + 1) % N] - y[(j + N - 2) % N]) * y[(j + N - 1) % N] - y[j] + kLorenzF + ut[j];
+    return v;
+  };
+  for (int b = 0; b < B; ++b) {
+    std::vector<double> y(s0.begin() + b * N, s0.begin() + (b + 1) * N);
+    for (int t = 0; t < T; ++t) {
+      const double* ut = &u[(b * T + t) * N];
+      std::vector<double> y1(N), y2(N), y3(N);
+      const auto k1 = field(y, ut);
+      for (int j = 0; j < N; ++j) y1[j] = y[j] + kLorenzDt / 2 * k1[j];
+      const auto k2 = field(y1, ut);
+      for (int j = 0; j < N; ++j) y2[j] = y[j] + kLorenzDt / 2 * k2[j];
+      const auto k3 = field(y2, ut);
+      for (int j = 0; j < N; ++j) y3[j] = y[j] + kLorenzDt * k3[j];
+      const auto k4 = field(y3, ut);
+      for (int j = 0; j < N; ++j) {
+        y[j] += kLorenzDt / 6 * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]);
+        s[(b * T + t) * N + j] = y[j];
+      }
+    }
+  }
+  return s;
+}
+
+void write_lorenz96(H5File& f, const std::string& skip = "") {
+  f.create_group("/model");
+  f.set_attribute("/model", "cell", std::string("lorenz96"));
+  if (skip != "N") f.set_attribute("/model", "N", static_cast<long long>(kLorenzN));
+  if (skip != "F") f.set_attribute("/model", "F", kLorenzF);
+  if (skip != "dt") f.set_attribute("/model", "dt", kLorenzDt);
+}
+
 template <class F>
 void make(const std::string& dir, const std::string& name, F&& body) {
   H5File f = H5File::create(dir + "/" + name, MPI_COMM_SELF);
@@ -184,6 +289,99 @@ int main(int argc, char** argv) {
     write(f, "/states", {B, T, H}, sequential(m, x, s0));
   });
 
+  // The LSTM and Lorenz-96 recipes.
+  const LstmModel lm = recipe_lstm();
+  std::vector<double> lstm_s0(B * 2 * H);
+  for (std::size_t k = 0; k < lstm_s0.size(); ++k) lstm_s0[k] = 0.3 * std::sin(2.0 * k + 1);
+  make(dir, "recipe_lstm.h5", [&](H5File& f) {
+    write_lstm(f, lm);
+    write(f, "/inputs", {B, T, I}, x);
+    write(f, "/initial_state", {B, 2 * H}, lstm_s0);
+  });
+  make(dir, "recipe_lstm_expected.h5", [&](H5File& f) {
+    write(f, "/states", {B, T, 2 * H}, sequential_lstm(lm, x, lstm_s0));
+  });
+  std::vector<double> lorenz_u(B * T * kLorenzN), lorenz_s0(B * kLorenzN);
+  for (std::size_t k = 0; k < lorenz_u.size(); ++k) lorenz_u[k] = std::cos(0.7 * k);
+  for (std::size_t k = 0; k < lorenz_s0.size(); ++k) lorenz_s0[k] = 2.0 + 3.0 * std::sin(1.3 * k);
+  make(dir, "recipe_lorenz96.h5", [&](H5File& f) {
+    write_lorenz96(f);
+    write(f, "/inputs", {B, T, kLorenzN}, lorenz_u);
+    write(f, "/initial_state", {B, kLorenzN}, lorenz_s0);
+  });
+  make(dir, "recipe_lorenz96_expected.h5", [&](H5File& f) {
+    write(f, "/states", {B, T, kLorenzN}, sequential_lorenz96(lorenz_u, lorenz_s0));
+  });
+  // Bad LSTM and Lorenz-96 models (inputs of the right sizes, so only the model is wrong).
+  const auto lstm_bad = [&](const std::string& name, auto&& body) {
+    make(dir, name, [&](H5File& f) {
+      body(f);
+      write(f, "/inputs", {B, T, I}, x);
+    });
+  };
+  lstm_bad("lstm_missing_bias.h5", [&](H5File& f) { write_lstm(f, lm, "bias_hh"); });
+  lstm_bad("lstm_wrong_shape.h5", [&](H5File& f) {
+    write_lstm(f, lm, "weight_hh");
+    write(f, "/model/weight_hh", {3 * H, H}, std::vector<double>(3 * H * H, 0.1));
+  });
+  // A chunked, never written 4 * 2^20 x 2^20 kernel (the file stays tiny): refused by its
+  // shape alone.
+  lstm_bad("lstm_huge.h5", [&](H5File& f) { write_lstm(f, lm, "weight_hh"); });
+  edit(dir, "lstm_huge.h5", [&](hid_t file) {
+    const hsize_t dims[2] = {hsize_t(4) << 20, hsize_t(1) << 20}, chunk[2] = {64, 64};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Dclose(H5Dcreate2(file, "/model/weight_hh", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+                        H5P_DEFAULT));
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  });
+  lstm_bad("lstm_int.h5", [&](H5File& f) {
+    write_lstm(f, lm, "bias_ih");
+    f.create_dataset("/model/bias_ih", {4 * H}, DType::Int32);
+    std::vector<int> ones(4 * H, 1);
+    f.write("/model/bias_ih", {0}, {4 * H}, ones.data());
+  });
+  lstm_bad("lstm_nan.h5", [&](H5File& f) {
+    auto bad = lm;
+    bad.whh[3] = NAN;
+    write_lstm(f, bad);
+  });
+  lstm_bad("lstm_gru_datasets.h5", [&](H5File& f) { write_model(f, m, "lstm"); });
+  const auto lorenz_bad = [&](const std::string& name, auto&& body) {
+    make(dir, name, [&](H5File& f) {
+      body(f);
+      write(f, "/inputs", {B, T, kLorenzN}, lorenz_u);
+    });
+  };
+  for (const char* missing : {"N", "F", "dt"})
+    lorenz_bad(std::string("lorenz96_no_") + missing + ".h5",
+               [&](H5File& f) { write_lorenz96(f, missing); });
+  const std::pair<const char*, double> bad_numbers[] = {
+      {"N", 0}, {"N", -3}, {"N", 1e12}, {"F", NAN}, {"dt", -0.01}, {"dt", INFINITY}, {"dt", 0}};
+  int bad_index = 0;
+  for (const auto& [name, value] : bad_numbers)
+    lorenz_bad("lorenz96_bad_" + std::to_string(bad_index++) + ".h5", [&](H5File& f) {
+      write_lorenz96(f, name);
+      if (std::string(name) == "N")
+        f.set_attribute("/model", name, static_cast<long long>(value));
+      else
+        f.set_attribute("/model", name, value);
+    });
+  lorenz_bad("lorenz96_string_n.h5", [&](H5File& f) {
+    write_lorenz96(f, "N");
+    f.set_attribute("/model", "N", std::string("5"));
+  });
+  lorenz_bad("lorenz96_float_n.h5", [&](H5File& f) {
+    write_lorenz96(f, "N");
+    f.set_attribute("/model", "N", 5.0);
+  });
+  make(dir, "lorenz96_inputs_wrong_size.h5", [&](H5File& f) {
+    write_lorenz96(f);
+    write(f, "/inputs", {B, T, I}, x);
+  });
+
   // Bad inputs.
   std::ofstream(dir + "/not_hdf5.h5") << "this is not an HDF5 file\n";
   {
@@ -217,7 +415,7 @@ int main(int argc, char** argv) {
     });
   }
   make(dir, "unknown_cell.h5", [&](H5File& f) {
-    write_model(f, m, "lstm");
+    write_model(f, m, "transformer");
     write(f, "/inputs", {B, T, I}, x);
   });
   make(dir, "model_missing_dataset.h5", [&](H5File& f) {

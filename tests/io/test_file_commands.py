@@ -74,6 +74,69 @@ for needle in ["status = \"converged\"", "method = \"quasi-deer\"", "states  flo
                "residual  float64", "ungulate_version"]:
     check(needle in p.stdout, f"inspect shows {needle!r}")
 
+# --- the LSTM and Lorenz-96 recipes (their schemas' stability) -----------------------------
+for cell, shape in [("lstm", "(2, 5, 4)"), ("lorenz96", "(2, 5, 5)")]:
+    for method in ["seq", "quasi-deer", "deer", "elk", "quasi-elk"]:
+        for precision, tol in [("--double", 1e-6), ("", 1e-4)]:  # float64, float32
+            out = f"recipe_{cell}_{method}{precision}.h5"
+            p = run("run", "--model", f"recipe_{cell}.h5", "--input", f"recipe_{cell}.h5", "-o",
+                    out, "--method", method, *([precision] if precision else []), "--quiet")
+            ok(p, f"recipe {cell} {method} {precision}")
+            same(out, f"recipe_{cell}_expected.h5", tol, f"recipe {cell} {method} vs expected")
+    p = run("inspect", f"recipe_{cell}_deer--double.h5")
+    ok(p, f"inspect {cell} output")
+    check(f"states  float64 {shape}" in p.stdout, f"inspect {cell} output shows the states")
+p = run("inspect", "recipe_lorenz96.h5")
+ok(p, "inspect lorenz96 model")
+for needle in ["model (lorenz96, N 5)", "@N = 5", "@F = 8", "@dt = 0.02"]:
+    check(needle in p.stdout, f"inspect lorenz96 model shows {needle!r}: {p.stdout[:400]!r}")
+
+# --- generate --cell lstm | lorenz96 -> run (each method, float and double, 1-3 ranks) -----
+new_cells = [("lstm", ["--hidden", 5, "--input-size", 3, "--length", 203]),
+             ("lorenz96", ["--hidden", 8, "--length", 150, "--dt", 0.01, "--forcing", 8,
+                           "--input-scale", 0.5])]
+for cell, opts in new_cells:
+    ok(run("generate", "--cell", cell, *opts, "--batch", 2, "--seed", 7, "-o", f"{cell}.h5"),
+       f"generate {cell}")
+    p = run("inspect", f"{cell}.h5")
+    ok(p, f"inspect {cell}")
+    check(f"model ({cell}" in p.stdout, f"inspect shows the {cell} model: {p.stdout[:300]!r}")
+    for precision in ["--double", ""]:  # float64, float32
+        flags = [precision, "--quiet"] if precision else ["--quiet"]
+        base = f"{cell}_seq{precision}.h5"
+        ok(run("run", "--model", f"{cell}.h5", "--input", f"{cell}.h5", "-o", base, "--method",
+               "seq", *flags), f"run {cell} seq {precision}")
+        for method in ["quasi-deer", "deer", "elk", "quasi-elk"]:
+            out = f"{cell}_{method}{precision}.h5"
+            ok(run("run", "--model", f"{cell}.h5", "--input", f"{cell}.h5", "-o", out,
+                   "--method", method, *flags), f"run {cell} {method} {precision}")
+            same(out, base, 1e-6 if precision == "--double" else 1e-3,
+                 f"{cell} {method} {precision} vs seq")
+    for ranks in [2, 3]:
+        ok(run("generate", "--cell", cell, *opts, "--batch", 2, "--seed", 7, "-o",
+               f"{cell}_np{ranks}.h5", ranks=ranks), f"generate {cell} np{ranks}")
+        for dataset in ["/inputs"] + (["/model/weight_hh"] if cell == "lstm" else []):
+            p = run("compare", f"{cell}_np{ranks}.h5", f"{cell}.h5", "--dataset", dataset,
+                    "--tol", 0)
+            check(p.returncode == 0, f"generate {cell} np{ranks} {dataset} equals np1: "
+                  f"{p.stdout} {p.stderr}")
+        for method in ["seq", "quasi-deer", "deer", "elk", "quasi-elk"]:
+            out = f"{cell}_{method}_np{ranks}.h5"
+            ok(run("run", "--model", f"{cell}.h5", "--input", f"{cell}.h5", "-o", out,
+                   "--method", method, "--double", "--quiet", ranks=ranks),
+               f"run {cell} {method} np{ranks}")
+            same(out, f"{cell}_seq--double.h5", 1e-6, f"{cell} {method} np{ranks} vs seq")
+p = run("inspect", "lstm_seq--double.h5")
+check("states  float64 (2, 203, 10)" in p.stdout, f"LSTM states hold (h, c): {p.stdout[:400]!r}")
+for args, needle in [
+        (["generate", "--cell", "rnn", "-o", "g.h5"], "--cell must be gru, lstm or lorenz96"),
+        (["generate", "--forcing", 4, "-o", "g.h5"], "--forcing and --dt are Lorenz-96"),
+        (["generate", "--cell", "lorenz96", "--hidden", 6, "--input-size", 3, "-o", "g.h5"],
+         "input size is its --hidden"),
+        (["generate", "--cell", "lorenz96", "--dt", -1, "-o", "g.h5"], "--dt must be"),
+        (["generate", "--cell", "lstm", "--input-scale", -1, "-o", "g.h5"], "--input-scale")]:
+    refused(args, needle, " ".join(map(str, args)))
+
 # --- generate -> run (each method) -> compare with sequential ------------------------------
 ok(run("generate", "--hidden", 6, "--input-size", 4, "--length", 301, "--batch", 3,
        "--seed", 4, "-o", "data.h5"), "generate")
@@ -153,7 +216,40 @@ bad_cases = [
     (["--model", "recipe.h5", "--input", "inputs_int.h5"], "unsupported dtype int32"),
     (["--model", "recipe.h5", "--input", "inputs_nan.h5"], "NaN or Inf (first at batch 1, time 4)"),
     (["--model", "recipe.h5", "--input", "inputs_inf.h5"], "NaN or Inf"),
-    (["--model", "unknown_cell.h5", "--input", "recipe.h5"], "unknown cell type 'lstm'"),
+    (["--model", "unknown_cell.h5", "--input", "recipe.h5"],
+     "unknown cell type 'transformer' in '/model' (supported: gru, lstm, lorenz96)"),
+    (["--model", "lstm_missing_bias.h5", "--input", "recipe.h5"],
+     "missing dataset '/model/bias_hh'"),
+    (["--model", "lstm_wrong_shape.h5", "--input", "recipe.h5"],
+     "'/model/weight_hh' has shape (6, 2), expected (4 * hidden, hidden)"),
+    (["--model", "lstm_huge.h5", "--input", "recipe.h5"],
+     "has shape (4194304, 1048576): sizes above 65536 are not supported"),
+    (["--model", "lstm_int.h5", "--input", "recipe.h5"],
+     "'/model/bias_ih' has unsupported dtype int32"),
+    (["--model", "lstm_nan.h5", "--input", "recipe.h5"], "'/model/weight_hh' contains NaN"),
+    (["--model", "lstm_gru_datasets.h5", "--input", "recipe.h5"],
+     "missing dataset '/model/weight_hh'"),
+    (["--model", "recipe_lstm.h5", "--input", "recipe_lorenz96.h5"], "expects 3"),
+    (["--model", "lorenz96_no_N.h5", "--input", "recipe_lorenz96.h5"], "no attribute 'N'"),
+    (["--model", "lorenz96_no_F.h5", "--input", "recipe_lorenz96.h5"], "no attribute 'F'"),
+    (["--model", "lorenz96_no_dt.h5", "--input", "recipe_lorenz96.h5"], "no attribute 'dt'"),
+    (["--model", "lorenz96_bad_0.h5", "--input", "recipe_lorenz96.h5"],
+     "attribute 'N' on '/model' is 0, expected a number of variables in [1, 65536]"),
+    (["--model", "lorenz96_bad_1.h5", "--input", "recipe_lorenz96.h5"], "'N' on '/model' is -3"),
+    (["--model", "lorenz96_bad_2.h5", "--input", "recipe_lorenz96.h5"],
+     "'N' on '/model' is 1000000000000"),
+    (["--model", "lorenz96_bad_3.h5", "--input", "recipe_lorenz96.h5"], "'F' on '/model' is not finite"),
+    (["--model", "lorenz96_bad_4.h5", "--input", "recipe_lorenz96.h5"], "'dt' on '/model' is -0.01"),
+    (["--model", "lorenz96_bad_5.h5", "--input", "recipe_lorenz96.h5"], "'dt' on '/model' is inf"),
+    (["--model", "lorenz96_bad_6.h5", "--input", "recipe_lorenz96.h5"], "'dt' on '/model' is 0"),
+    (["--model", "lorenz96_string_n.h5", "--input", "recipe_lorenz96.h5"],
+     "attribute 'N' on '/model' is not an integer"),
+    (["--model", "lorenz96_float_n.h5", "--input", "recipe_lorenz96.h5"],
+     "attribute 'N' on '/model' is not an integer"),
+    (["--model", "lorenz96_inputs_wrong_size.h5", "--input", "lorenz96_inputs_wrong_size.h5"],
+     "has input size 3, but the lorenz96 model in lorenz96_inputs_wrong_size.h5 expects 5"),
+    (["--model", "recipe_lstm.h5", "--input", "recipe.h5"],
+     "'/initial_state' has shape (2, 2), expected (2, 4)"),
     (["--model", "model_missing_dataset.h5", "--input", "recipe.h5"], "recurrent_bias"),
     (["--model", "model_wrong_shape.h5", "--input", "recipe.h5"], "has shape (3, 2, 3)"),
     (["--model", "recipe.h5", "--input", "zero_length.h5"], "T = 0"),
