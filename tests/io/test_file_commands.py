@@ -77,7 +77,8 @@ for needle in ["status = \"converged\"", "method = \"quasi-deer\"", "states  flo
 # --- the LSTM and Lorenz-96 recipes (their schemas' stability) -----------------------------
 for cell, shape in [("lstm", "(2, 5, 4)"), ("lorenz96", "(2, 5, 5)")]:
     for method in ["seq", "quasi-deer", "deer", "elk", "quasi-elk"]:
-        for precision, tol in [("--double", 1e-6), ("", 1e-4)]:  # float64, float32
+        # Converged means a residual within 1e-7 / 1e-4; the error may be a few times that.
+        for precision, tol in [("--double", 1e-6), ("", 3e-4)]:  # float64, float32
             out = f"recipe_{cell}_{method}{precision}.h5"
             p = run("run", "--model", f"recipe_{cell}.h5", "--input", f"recipe_{cell}.h5", "-o",
                     out, "--method", method, *([precision] if precision else []), "--quiet")
