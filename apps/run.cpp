@@ -424,9 +424,9 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
           return solve(io::make_lorenz96<Scalar>(weights), inputs, s0, states, opt, decomp);
       },
       p.model.cell);
-  const int iterations = r.iterations + (opt.method == Method::Sequential ? 0 : offset);
+  const int iterations = r.iterations + (r.method == Method::Sequential ? 0 : offset);
   const double seconds = decomp.max_all(r.seconds) + seconds_offset;
-  if (opt.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
+  if (r.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
   write_states_file<Scalar>(
       output_file, true, world, decomp, local, p, states, history, [&](io::H5File& f) {
         common_attributes(f, iterations);
@@ -438,13 +438,18 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
         f.set_attribute("/", "fallback_iteration", static_cast<long long>(r.fallback_iteration));
         f.set_attribute("/", "warm_window", static_cast<long long>(r.warm_window));
         f.set_attribute("/", "lle", r.lle);
+        // --method auto: the method it chose.
+        f.set_attribute("/", "method_run", std::string(to_string(r.method)));
         f.set_attribute("/", "seconds", seconds);
         if (!cfg.restart.empty()) f.set_attribute("/", "restarted_from", cfg.restart);
       });
   if (world.rank == 0) {
     SolveResult shown = r;
     shown.iterations = iterations;
-    std::printf("%s: %s, %.3f s -> %s\n", to_string(opt.method), describe_status(shown).c_str(),
+    const std::string name = opt.method == Method::Auto
+                                 ? std::string("auto (") + to_string(r.method) + ")"
+                                 : std::string(to_string(opt.method));
+    std::printf("%s: %s, %.3f s -> %s\n", name.c_str(), describe_status(shown).c_str(),
                 seconds, cfg.output.c_str());
   }
   return r.status == Status::Converged ? 0 : r.status == Status::Diverged ? 4 : 3;
@@ -460,7 +465,7 @@ RunConfig parse_run(cli::ArgParser& args) {
   cfg.input = args.get("input");
   cfg.output = args.get("output");
   if (!parse_method(args.get("method"), cfg.opt.method))
-    throw cli::UsageError("--method must be seq, deer, quasi-deer, elk or quasi-elk, got '" +
+    throw cli::UsageError("--method must be seq, deer, quasi-deer, elk, quasi-elk or auto, got '" +
                           args.get("method") + "'");
   read_solver_options(args, cfg.opt);
   const std::string init = args.get("init");
@@ -514,7 +519,10 @@ int run_command(int argc, char** argv, int first) {
   args.option("model", "FILE", "HDF5 file with the model group /model");
   args.option("input", "FILE", "HDF5 file with the dataset /inputs");
   args.option("output", "FILE", "output file (also -o)");
-  args.option("method", "NAME", "seq | deer | quasi-deer | elk | quasi-elk", "quasi-deer");
+  args.option("method", "NAME",
+              "seq | deer | quasi-deer | elk | quasi-elk | auto (seq if the LLE estimate says "
+              "chaotic, else quasi-deer from --init warm)",
+              "quasi-deer");
   declare_solver_options(args);
   args.option("init", "I", "zeros | warm | file (with --init-file)", "zeros");
   args.option("init-file", "FILE", "initial iterate: dataset /states of an ungulate output");

@@ -236,4 +236,27 @@ TEST(TrustRegion, RejectionIsPerSequence) {
   EXPECT_EQ(ungulate::solvers::judge_steps(overflow, merit, region), (std::vector<int>{1, 0}));
 }
 
+// --method auto: sequential evaluation where the recurrence is chaotic, quasi-DEER from the
+// warm start where it is predictable; either way the answer has a residual within tol.
+TEST(Fallback, AutoPicksByPredictability) {
+  for (auto [scale, expected] : {std::pair{1.0, Method::QuasiDeer}, std::pair{3.0, Method::QuasiDeer},
+                                 std::pair{4.0, Method::Sequential}}) {
+    const HardGru c(scale, 1500);
+    View3<float> out("out", c.B, c.T, c.D);
+    ungulate::SolverOptions o;
+    o.method = Method::Auto;
+    const auto r = ungulate::solve(c.gru, c.x, c.s0, out, o);
+    EXPECT_EQ(r.method, expected) << scale;
+    EXPECT_EQ(r.status, Status::Converged) << scale;
+    EXPECT_LE(r.final_residual, ungulate::default_tolerance<float>()) << scale;
+    EXPECT_EQ(ungulate::solvers::is_predictable(r.lle), expected != Method::Sequential) << scale;
+    if (expected == Method::QuasiDeer) {
+      EXPECT_LE(r.iterations, 3) << scale;
+      EXPECT_LE(max_abs_diff(to_vector(out), to_vector(c.sequential)),
+                10 * ungulate::default_tolerance<float>())
+          << scale;
+    }
+  }
+}
+
 }  // namespace

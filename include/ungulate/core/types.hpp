@@ -9,7 +9,9 @@ namespace ungulate {
 using DefaultExecutionSpace = Kokkos::DefaultExecutionSpace;
 
 /// The evaluation methods.  Sequential is the plain loop every other method is tested against.
-enum class Method { Sequential, Deer, QuasiDeer, Elk, QuasiElk };
+/// Auto: sequential evaluation for a chaotic recurrence, quasi-DEER from the windowed warm
+/// start for a predictable one (by the LLE estimate; SolveResult::method says which ran).
+enum class Method { Sequential, Deer, QuasiDeer, Elk, QuasiElk, Auto };
 
 /// How a solve ended.  Converged means the residual max_t |s_t - f(s_{t-1})| is within the
 /// tolerance (not merely that the last step was small).  Stalled: the step fell below the
@@ -35,6 +37,8 @@ inline const char* to_string(Method m) {
       return "elk";
     case Method::QuasiElk:
       return "quasi-elk";
+    case Method::Auto:
+      return "auto";
   }
   return "?";
 }
@@ -56,7 +60,8 @@ inline const char* to_string(Status s) {
 /// Parses a method name as printed by to_string(Method); returns false if unknown.
 inline bool parse_method(const std::string& name, Method& out) {
   for (Method m :
-       {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk, Method::QuasiElk}) {
+       {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk, Method::QuasiElk,
+        Method::Auto}) {
     if (name == to_string(m)) {
       out = m;
       return true;

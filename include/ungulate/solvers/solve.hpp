@@ -57,6 +57,16 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
     shape_error("tolerance must be > 0 (or negative for the default)");
 
   const Cell prepared = cells::prepare(cell);
+  if (options.method == Method::Auto) {
+    // Parallel-in-time pays only where errors are forgotten along the sequence.
+    const double lle = solvers::estimate_lle<ExecSpace>(prepared, inputs, s0, decomp);
+    SolverOptions chosen = options;
+    chosen.method = solvers::is_predictable(lle) ? Method::QuasiDeer : Method::Sequential;
+    if (chosen.init == Initialization::Zeros) chosen.init = Initialization::Warm;
+    SolveResult r = solve<ExecSpace>(cell, inputs, s0, states, chosen, decomp);
+    r.lle = lle;
+    return r;
+  }
   switch (options.method) {
     case Method::Sequential: {
       // With several processes this is the sequential baseline: each waits for its left
@@ -83,6 +93,8 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
                      : Status::Diverged;
       return r;
     }
+    case Method::Auto:
+      break;  // resolved above
     case Method::Deer:
     case Method::Elk:
       return solvers::newton_solve<solvers::DenseJacobian, ExecSpace>(prepared, inputs, s0, states,
