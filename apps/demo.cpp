@@ -2,6 +2,7 @@
 // sequential evaluation.
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -128,11 +129,19 @@ void print_table(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int 
   }
 }
 
+// The largest trust-region lambda a solve used (0: undamped steps only).
+double max_lambda(const SolveResult& r) {
+  double m = 0;
+  for (const auto& h : r.history) m = std::max(m, h.lambda);
+  return m;
+}
+
 void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int chunks, int ranks) {
   std::printf(
       "{\"config\": {\"hidden\": %d, \"input_size\": %d, \"length\": %d, \"batch\": %d, "
       "\"seed\": %lld, \"precision\": \"%s\", \"tolerance\": %s, \"max_iterations\": %d, "
-      "\"lambda\": %s, \"elk_estimate\": \"%s\", \"init\": \"%s\", \"chunks\": %d, "
+      "\"lambda\": %s, \"trust_region\": \"%s\", \"elk_estimate\": \"%s\", \"init\": \"%s\", "
+      "\"chunks\": %d, "
       "\"backend\": \"%s\", \"threads\": %d, \"version\": \"%s\"}, \"ranks\": %d, "
       "\"results\": [",
       cfg.hidden, cfg.input_size, cfg.length, cfg.batch, cfg.seed,
@@ -141,7 +150,7 @@ void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int c
                   : cfg.use_double      ? default_tolerance<double>()
                                         : default_tolerance<float>())
           .c_str(),
-      cfg.opt.max_iterations, json_number(cfg.opt.lambda).c_str(),
+      cfg.opt.max_iterations, json_number(cfg.opt.lambda).c_str(), to_string(cfg.opt.trust_region),
       cfg.opt.elk_estimate == KalmanEstimate::Smoother ? "smoother" : "filter",
       to_string(cfg.opt.init), chunks, DefaultExecutionSpace::name(),
       DefaultExecutionSpace().concurrency(), version(), ranks);
@@ -152,11 +161,13 @@ void print_json(const DemoConfig& cfg, const std::vector<MethodRow>& rows, int c
         "%s{\"method\": \"%s\", \"status\": \"%s\", \"iterations\": %d, \"seconds\": %s, "
         "\"seconds_per_iteration\": %s, \"max_abs_error_vs_sequential\": %s, "
         "\"final_residual\": %s, \"warm_window\": %d, \"fallback\": \"%s\", "
-        "\"fallback_iteration\": %d}",
+        "\"fallback_iteration\": %d, \"lle\": %s, \"method_run\": \"%s\", "
+        "\"max_lambda\": %s}",
         i ? ", " : "", to_string(rows[i].method), to_string(r.status), r.iterations,
         json_number(r.seconds).c_str(), json_number(per).c_str(),
         json_number(rows[i].error).c_str(), json_number(r.final_residual).c_str(), r.warm_window,
-        to_string(r.fallback), r.fallback_iteration);
+        to_string(r.fallback), r.fallback_iteration, json_number(r.lle).c_str(),
+        to_string(r.method), json_number(max_lambda(r)).c_str());
   }
   std::printf("]}\n");
 }

@@ -15,7 +15,10 @@ void declare_solver_options(cli::ArgParser& args) {
               "adaptive (Levenberg-Marquardt: keep a step only if it lowers the sum of squared "
               "residuals; lambda per sequence) | fixed (--lambda throughout, every step kept) "
               "(default: adaptive; fixed when --lambda is given)");
-  args.option("elk-estimate", "E", "smoother (exact trust-region step) | filter", "smoother");
+  args.option("elk-estimate", "E",
+              "filter (causal: keeps the exact prefix; fewer iterations measured) | smoother "
+              "(the exact trust-region step)",
+              "filter");
   args.option("chunks", "N", "chunks per sequence and rank (default: from the backend)");
   args.option("warm-window", "W",
               "--init warm: steps each chunk runs before its start, or auto (from the "

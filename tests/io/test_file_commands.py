@@ -111,8 +111,11 @@ for cell, opts in new_cells:
             out = f"{cell}_{method}{precision}.h5"
             ok(run("run", "--model", f"{cell}.h5", "--input", f"{cell}.h5", "-o", out,
                    "--method", method, *flags), f"run {cell} {method} {precision}")
-            same(out, base, 1e-6 if precision == "--double" else 1e-3,
-                 f"{cell} {method} {precision} vs seq")
+            # ok() means converged: residual within tol (1e-7 double, 1e-4 float).  Lorenz-96
+            # is chaotic (LLE ~ +0.02 a step): over 150 steps an error of tol grows ~30x, so
+            # its error against sequential is bounded by that, not by tol.
+            bound = (1e-6 if precision == "--double" else 1e-3) * (50 if cell == "lorenz96" else 1)
+            same(out, base, bound, f"{cell} {method} {precision} vs seq")
     for ranks in [2, 3]:
         ok(run("generate", "--cell", cell, *opts, "--batch", 2, "--seed", 7, "-o",
                f"{cell}_np{ranks}.h5", ranks=ranks), f"generate {cell} np{ranks}")
@@ -126,7 +129,8 @@ for cell, opts in new_cells:
             ok(run("run", "--model", f"{cell}.h5", "--input", f"{cell}.h5", "-o", out,
                    "--method", method, "--double", "--quiet", ranks=ranks),
                f"run {cell} {method} np{ranks}")
-            same(out, f"{cell}_seq--double.h5", 1e-6, f"{cell} {method} np{ranks} vs seq")
+            same(out, f"{cell}_seq--double.h5", 1e-6 * (50 if cell == "lorenz96" else 1),
+                 f"{cell} {method} np{ranks} vs seq")
 p = run("inspect", "lstm_seq--double.h5")
 check("states  float64 (2, 203, 10)" in p.stdout, f"LSTM states hold (h, c): {p.stdout[:400]!r}")
 for args, needle in [
