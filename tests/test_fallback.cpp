@@ -259,4 +259,81 @@ TEST(Fallback, AutoPicksByPredictability) {
   }
 }
 
+// An autoregressive GRU through the user-cell API: the state feeds back as the next input,
+// x_eff = h + x_t (x_t a small perturbation), as in the paper's Fig. 4 setting (its trained
+// weights are not available here: the benchmark GRU's, recurrent kernels scaled).
+struct AutoregressiveGru {
+  using value_type = double;
+  using memory_space = ungulate::DefaultExecutionSpace::memory_space;
+  ungulate::cells::GRU<double> gru;
+  KOKKOS_INLINE_FUNCTION int state_size() const { return gru.state_size(); }
+  KOKKOS_INLINE_FUNCTION int input_size() const { return gru.state_size(); }
+  template <class S>
+  KOKKOS_INLINE_FUNCTION void evaluate(const S* h, const double* x, S* out) const {
+    namespace m = ungulate::math;
+    const int D = state_size();
+    for (int i = 0; i < D; ++i) {
+      S ar = S(gru.input_bias(0, i) + gru.recurrent_bias(0, i));
+      S az = S(gru.input_bias(1, i) + gru.recurrent_bias(1, i));
+      S xn = S(gru.input_bias(2, i)), hn = S(gru.recurrent_bias(2, i));
+      for (int j = 0; j < D; ++j) {
+        const S in = h[j] + x[j];
+        ar += gru.input_kernel(0, i, j) * in + gru.recurrent_kernel(0, i, j) * h[j];
+        az += gru.input_kernel(1, i, j) * in + gru.recurrent_kernel(1, i, j) * h[j];
+        xn += gru.input_kernel(2, i, j) * in;
+        hn += gru.recurrent_kernel(2, i, j) * h[j];
+      }
+      const S r = m::sigmoid(ar), z = m::sigmoid(az), n = m::tanh(xn + r * hn);
+      out[i] = (1.0 - z) * n + z * h[i];
+    }
+  }
+};
+
+// Every method converges (no dead end) at feedback scales 1.5 (LLE ~ -0.05) and 2.5
+// (LLE ~ -0.017: predictable only just; the parallel iteration gives way to sequential
+// evaluation).  At 1.5 the adaptive trust region needs fewer iterations than the fixed lambda
+// (ELK 7 against 36).
+TEST(Fallback, AutoregressiveGruHasNoDeadEnd) {
+  const int B = 2, T = 1000, D = 8;
+  for (double scale : {1.5, 2.5}) {
+    const AutoregressiveGru cell{scaled_gru<double>(D, scale)};
+    Rng rng(12);
+    std::vector<double> noise = normal_vector(std::size_t(B) * T * D, rng);
+    for (double& v : noise) v *= 0.1;
+    const auto x = make_view3<double>("x", B, T, D, noise);
+    View2<double> s0("s0", B, D);
+    View3<double> seq("seq", B, T, D);
+    ungulate::SolverOptions o;
+    o.method = Method::Sequential;
+    ungulate::solve(cell, x, s0, seq, o);
+    std::printf("autoregressive GRU x%g: LLE %.4f\n", scale,
+                ungulate::solvers::estimate_lle(cell, x, s0, ungulate::dist::SingleRank()));
+    int iterations[2][2] = {};  // [ELK, quasi-ELK][adaptive, fixed]
+    for (Method m : kParallelMethods)
+      for (bool fixed : {false, true}) {
+        const bool kalman = m == Method::Elk || m == Method::QuasiElk;
+        if (fixed && !kalman) continue;
+        View3<double> out("out", B, T, D);
+        o = ungulate::SolverOptions();
+        o.method = m;
+        if (fixed) o.trust_region = ungulate::TrustRegion::Fixed;
+        const auto r = ungulate::solve(cell, x, s0, out, o);
+        const std::string name = std::string(ungulate::to_string(m)) + (fixed ? " fixed" : "");
+        std::printf("autoregressive GRU x%g %-16s %-9s %s after %d iterations, residual %.2e, "
+                    "error %.2e\n",
+                    scale, name.c_str(), ungulate::to_string(r.status),
+                    ungulate::to_string(r.fallback), r.iterations, r.final_residual,
+                    max_abs_diff(to_vector(out), to_vector(seq)));
+        EXPECT_EQ(r.status, Status::Converged) << name << " x" << scale;
+        EXPECT_LE(r.final_residual, ungulate::default_tolerance<double>()) << name;
+        EXPECT_LE(max_abs_diff(to_vector(out), to_vector(seq)), 1e-5) << name << " x" << scale;
+        if (kalman) iterations[m == Method::Elk ? 0 : 1][fixed ? 1 : 0] = r.iterations;
+      }
+    if (scale == 1.5) {
+      EXPECT_LT(iterations[0][0], iterations[0][1]) << "ELK: adaptive against fixed lambda";
+      EXPECT_LE(iterations[1][0], iterations[1][1]) << "quasi-ELK: adaptive against fixed lambda";
+    }
+  }
+}
+
 }  // namespace
