@@ -152,8 +152,7 @@ void write_history(io::H5File& file, const std::vector<IterationRecord>& history
   }
   file.set_attribute("/convergence", "residual",
                      std::string("max_t |s_t - f(s_{t-1})| of the iterate each step started from"));
-  file.set_attribute("/convergence", "update_norm",
-                     std::string("max_t |s^(i+1)_t - s^(i)_t|"));
+  file.set_attribute("/convergence", "update_norm", std::string("max_t |s^(i+1)_t - s^(i)_t|"));
   file.set_attribute("/convergence", "lambda",
                      std::string("largest trust-region lambda of the step (0: undamped)"));
 }
@@ -449,8 +448,8 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     const std::string name = opt.method == Method::Auto
                                  ? std::string("auto (") + to_string(r.method) + ")"
                                  : std::string(to_string(opt.method));
-    std::printf("%s: %s, %.3f s -> %s\n", name.c_str(), describe_status(shown).c_str(),
-                seconds, cfg.output.c_str());
+    std::printf("%s: %s, %.3f s -> %s\n", name.c_str(), describe_status(shown).c_str(), seconds,
+                cfg.output.c_str());
   }
   return r.status == Status::Converged ? 0 : r.status == Status::Diverged ? 4 : 3;
 }

@@ -99,23 +99,24 @@ TEST(Fallback, OffKeepsRawMethods) {
 // sequential evaluation) within T/20 iterations, to the sequential answer.
 TEST(Fallback, PredictableGruRestartsWarmAndEqualsSequential) {
   for (double scale : {2.5, 3.0}) {
-  const HardGru c(scale);
-  const auto seq = to_vector(c.sequential);
-  for (Method m : kParallelMethods) {
-    View3<float> out("out", c.B, c.T, c.D);
-    ungulate::SolverOptions o;
-    o.method = m;
-    const auto r = ungulate::solve(c.gru, c.x, c.s0, out, o);
-    const char* name = ungulate::to_string(m);
-    std::printf("x%g %-10s %-9s %s after %d iterations, %.3f s, residual %.2e\n", c.scale, name,
-                ungulate::to_string(r.status), ungulate::to_string(r.fallback), r.iterations,
-                r.seconds, r.final_residual);
-    EXPECT_EQ(r.status, Status::Converged) << name;
-    EXPECT_NE(r.fallback, Fallback::Sequential) << name;
-    EXPECT_LT(r.lle, 0) << name;
-    EXPECT_LE(r.iterations, c.T / 20) << name;
-    EXPECT_LE(max_abs_diff(to_vector(out), seq), 10 * ungulate::default_tolerance<float>()) << name;
-  }
+    const HardGru c(scale);
+    const auto seq = to_vector(c.sequential);
+    for (Method m : kParallelMethods) {
+      View3<float> out("out", c.B, c.T, c.D);
+      ungulate::SolverOptions o;
+      o.method = m;
+      const auto r = ungulate::solve(c.gru, c.x, c.s0, out, o);
+      const char* name = ungulate::to_string(m);
+      std::printf("x%g %-10s %-9s %s after %d iterations, %.3f s, residual %.2e\n", c.scale, name,
+                  ungulate::to_string(r.status), ungulate::to_string(r.fallback), r.iterations,
+                  r.seconds, r.final_residual);
+      EXPECT_EQ(r.status, Status::Converged) << name;
+      EXPECT_NE(r.fallback, Fallback::Sequential) << name;
+      EXPECT_LT(r.lle, 0) << name;
+      EXPECT_LE(r.iterations, c.T / 20) << name;
+      EXPECT_LE(max_abs_diff(to_vector(out), seq), 10 * ungulate::default_tolerance<float>())
+          << name;
+    }
   }
 }
 
@@ -180,7 +181,8 @@ TEST(Predictability, LinearCellLleIsLogOfLargestGain) {
   }
   // Too short to tell: unknown, which counts as not predictable.
   const auto short_x = make_view3<double>("x", B, 4, 2, normal_vector(std::size_t(B) * 8, rng));
-  const double unknown = ungulate::solvers::estimate_lle(DiagonalLinearCell{0.5, 0.5}, short_x, s0, one);
+  const double unknown =
+      ungulate::solvers::estimate_lle(DiagonalLinearCell{0.5, 0.5}, short_x, s0, one);
   EXPECT_TRUE(std::isnan(unknown));
   EXPECT_FALSE(ungulate::solvers::is_predictable(unknown));
 }
@@ -188,10 +190,11 @@ TEST(Predictability, LinearCellLleIsLogOfLargestGain) {
 // The estimate separates the hard GRUs as float64 numpy does (LLE -0.117, -0.040, +0.023,
 // +0.080 on this workload's first sequences).
 TEST(Predictability, ScaledGrusAreJudgedRight) {
-  for (auto [scale, predictable] : {std::pair{1.0, true}, std::pair{2.5, true},
-                                    std::pair{3.0, true}, std::pair{4.0, false}}) {
+  for (auto [scale, predictable] :
+       {std::pair{1.0, true}, std::pair{2.5, true}, std::pair{3.0, true}, std::pair{4.0, false}}) {
     const HardGru c(scale, 1200);
-    const double lle = ungulate::solvers::estimate_lle(c.gru, c.x, c.s0, ungulate::dist::SingleRank());
+    const double lle =
+        ungulate::solvers::estimate_lle(c.gru, c.x, c.s0, ungulate::dist::SingleRank());
     std::printf("x%g LLE %.4f\n", scale, lle);
     EXPECT_EQ(ungulate::solvers::is_predictable(lle), predictable) << scale;
   }
@@ -239,8 +242,9 @@ TEST(TrustRegion, RejectionIsPerSequence) {
 // --method auto: sequential evaluation where the recurrence is chaotic, quasi-DEER from the
 // warm start where it is predictable; either way the answer has a residual within tol.
 TEST(Fallback, AutoPicksByPredictability) {
-  for (auto [scale, expected] : {std::pair{1.0, Method::QuasiDeer}, std::pair{3.0, Method::QuasiDeer},
-                                 std::pair{4.0, Method::Sequential}}) {
+  for (auto [scale, expected] :
+       {std::pair{1.0, Method::QuasiDeer}, std::pair{3.0, Method::QuasiDeer},
+        std::pair{4.0, Method::Sequential}}) {
     const HardGru c(scale, 1500);
     View3<float> out("out", c.B, c.T, c.D);
     ungulate::SolverOptions o;
@@ -319,11 +323,11 @@ TEST(Fallback, AutoregressiveGruHasNoDeadEnd) {
         if (fixed) o.trust_region = ungulate::TrustRegion::Fixed;
         const auto r = ungulate::solve(cell, x, s0, out, o);
         const std::string name = std::string(ungulate::to_string(m)) + (fixed ? " fixed" : "");
-        std::printf("autoregressive GRU x%g %-16s %-9s %s after %d iterations, residual %.2e, "
-                    "error %.2e\n",
-                    scale, name.c_str(), ungulate::to_string(r.status),
-                    ungulate::to_string(r.fallback), r.iterations, r.final_residual,
-                    max_abs_diff(to_vector(out), to_vector(seq)));
+        std::printf(
+            "autoregressive GRU x%g %-16s %-9s %s after %d iterations, residual %.2e, "
+            "error %.2e\n",
+            scale, name.c_str(), ungulate::to_string(r.status), ungulate::to_string(r.fallback),
+            r.iterations, r.final_residual, max_abs_diff(to_vector(out), to_vector(seq)));
         EXPECT_EQ(r.status, Status::Converged) << name << " x" << scale;
         EXPECT_LE(r.final_residual, ungulate::default_tolerance<double>()) << name;
         EXPECT_LE(max_abs_diff(to_vector(out), to_vector(seq)), 1e-5) << name << " x" << scale;

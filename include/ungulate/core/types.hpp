@@ -59,9 +59,8 @@ inline const char* to_string(Status s) {
 
 /// Parses a method name as printed by to_string(Method); returns false if unknown.
 inline bool parse_method(const std::string& name, Method& out) {
-  for (Method m :
-       {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk, Method::QuasiElk,
-        Method::Auto}) {
+  for (Method m : {Method::Sequential, Method::Deer, Method::QuasiDeer, Method::Elk,
+                   Method::QuasiElk, Method::Auto}) {
     if (name == to_string(m)) {
       out = m;
       return true;

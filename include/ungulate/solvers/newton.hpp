@@ -185,7 +185,8 @@ SolveResult newton_solve(const Cell& cell,
       return {residual, update};
     }
     const KalmanBuilder<Structure> builder{opt.lambda, adaptive ? lambda_d.data() : nullptr};
-    const KalmanGen gen{cell, builder, inputs, current, boundary, D, store, prefix_sink, Scalar(tol)};
+    const KalmanGen gen{cell, builder, inputs,      current,    boundary,
+                        D,    store,   prefix_sink, Scalar(tol)};
     const KalmanGen replay{cell, builder, inputs, current, boundary, D, load};
     const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
     decomp.carry_in(kalman_scan, Direction::Forward);
@@ -277,8 +278,9 @@ SolveResult newton_solve(const Cell& cell,
     if (opt.on_iteration) opt.on_iteration(record);
     result.iterations = it;
     // Trust-region steps that overflow are rejected like any other that raises the merit.
-    const bool finite = trust_region_step || (update < Kokkos::Experimental::infinity<double>::value &&
-                                              residual < Kokkos::Experimental::infinity<double>::value);
+    const bool finite =
+        trust_region_step || (update < Kokkos::Experimental::infinity<double>::value &&
+                              residual < Kokkos::Experimental::infinity<double>::value);
     // Keep the last finite iterate; never hand back NaN/Inf as an answer.
     if (!finite && !opt.fallback) {
       result.status = Status::Diverged;
@@ -362,7 +364,8 @@ SolveResult newton_solve(const Cell& cell,
     }
     if (opt.on_checkpoint && opt.checkpoint_every > 0 && it % opt.checkpoint_every == 0) {
       if (current.data() != states.data()) Kokkos::deep_copy(states, current);
-      opt.on_checkpoint(Checkpoint{it, adaptive && (kalman || damped) ? region : TrustRegionState{}});
+      opt.on_checkpoint(
+          Checkpoint{it, adaptive && (kalman || damped) ? region : TrustRegionState{}});
     }
   }
   if (T_global == 0) result.status = Status::Converged;

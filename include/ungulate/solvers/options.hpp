@@ -31,9 +31,9 @@ inline const char* to_string(Initialization i) {
 
 /// What a Newton-type solve did besides its own iteration (SolveResult::fallback).
 enum class Fallback {
-  None,       ///< the method's own iteration throughout
-  Damped,     ///< (quasi-)DEER met NaN/Inf or a growing residual and went on with damped
-              ///< (Kalman, ELK-type) steps from the last finite iterate
+  None,        ///< the method's own iteration throughout
+  Damped,      ///< (quasi-)DEER met NaN/Inf or a growing residual and went on with damped
+               ///< (Kalman, ELK-type) steps from the last finite iterate
   Sequential,  ///< the parallel iteration could not pay: the suffix after the exact prefix
                ///< was evaluated sequentially
   WarmRestart  ///< the parallel iteration was slow on a predictable recurrence: the iterate

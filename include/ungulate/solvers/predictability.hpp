@@ -97,7 +97,9 @@ double estimate_lle(const Cell& cell, const Inputs& inputs, const Initial& s0,
 
 /// Whether a recurrence with this LLE estimate counts as predictable (errors shrink along
 /// the sequence).  Unknown (NaN) counts as not.
-inline bool is_predictable(double lle) { return lle < 0; }
+inline bool is_predictable(double lle) {
+  return lle < 0;
+}
 
 /// The warm-start window after which a wrong chunk start has shrunk below tol / 4 (states of
 /// order 1), with a 1.5x margin for the transient before the asymptotic rate; at most one

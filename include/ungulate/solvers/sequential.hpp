@@ -105,8 +105,8 @@ SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
         Scalar max_value = 0, max_change = 0;
         for (int t = layout.begin(c); t < layout.end(c); ++t) {
           if (compare)
-            max_change = math::max_abs_difference(D, &states(b, t, 0), &reference(b, t, 0),
-                                                  max_change);
+            max_change =
+                math::max_abs_difference(D, &states(b, t, 0), &reference(b, t, 0), max_change);
           const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
           cell.evaluate(h, &inputs(b, t, 0), out);
           const Scalar* s = &states(b, t, 0);
@@ -116,7 +116,8 @@ SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
           }
           max_value = math::max_abs_difference(D, s, out, max_value);
         }
-        partial(item, 0) = math::is_finite(sum) ? sum : Kokkos::Experimental::infinity<double>::value;
+        partial(item, 0) =
+            math::is_finite(sum) ? sum : Kokkos::Experimental::infinity<double>::value;
         partial(item, 1) = double(max_value);
         partial(item, 2) = double(max_change);
       });
