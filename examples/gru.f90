@@ -18,6 +18,7 @@ program gru_fortran
   integer(c_int) :: status, iterations
   real(c_double) :: residual, error
   integer :: ierr, rank, ranks, i, b, k
+  logical :: ok
 
   call MPI_Init(ierr)
   call check(ungulate_initialize(c_null_ptr, c_null_ptr), 'ungulate_initialize')
@@ -70,12 +71,14 @@ program gru_fortran
   error = 0
   if (local > 0) error = maxval(abs(fast(:, 1:local, :) - slow(:, 1:local, :)))
   call MPI_Allreduce(MPI_IN_PLACE, error, 1, MPI_DOUBLE_PRECISION, MPI_MAX, MPI_COMM_WORLD, ierr)
+  ok = status == UNGULATE_STATUS_CONVERGED .and. error < 1d-6
   if (rank == 0) then
-    write (*, '(a, a, a, i0, a, i0, a, i0, a, es9.2, a, es9.2, a)') 'gru_fortran: ungulate ', &
-      trim(ungulate_version()), ', ', ranks, ' rank(s), T ', length, ': quasi-deer status ', &
-      status, ', residual ', residual, ', max |quasi-deer - seq| ', error, &
-      merge(': OK      ', ': MISMATCH', status == UNGULATE_STATUS_CONVERGED .and. error < 1d-6)
-    write (*, '(a, i0)') 'gru_fortran: iterations ', iterations
+    write (*, '(3a, i0, a, i0, 3a, i0, a, es9.2, a, es9.2, 2a)') 'gru_fortran: ungulate ', &
+      trim(ungulate_version()), ', ', ranks, &
+      ' rank(s), T ', length, ': quasi-deer ', &
+      trim(merge('converged       ', 'did not converge', status == UNGULATE_STATUS_CONVERGED)), &
+      ' in ', iterations, ' iterations, residual ', residual, ', max |quasi-deer - seq| ', &
+      error, ': ', trim(merge('OK      ', 'MISMATCH', ok))
   end if
 
   call ungulate_result_free(reference)
@@ -84,7 +87,7 @@ program gru_fortran
   call ungulate_model_free(model)
   call check(ungulate_finalize(), 'ungulate_finalize')
   call MPI_Finalize(ierr)
-  if (status /= UNGULATE_STATUS_CONVERGED .or. error >= 1d-6) stop 1
+  if (.not. ok) stop 1
 
 contains
 
