@@ -448,7 +448,44 @@ static void test_mpi(void) {
   free(outf);
 }
 
+/* A model file written by `ungulate generate --cell lstm --hidden 4 --input-size 3`: loaded
+ * collectively, then solved like the others. */
+static void test_load(const char* path) {
+  ungulate_model m = NULL;
+  EXPECT_OK(ungulate_model_load(path, NULL, MPI_Comm_c2f(MPI_COMM_WORLD), &m));
+  int D = 0, In = 0;
+  const char* name = NULL;
+  EXPECT_OK(ungulate_model_cell(m, &name));
+  EXPECT(name != NULL && strcmp(name, "lstm") == 0);
+  EXPECT_OK(ungulate_model_state_size(m, &D));
+  EXPECT_OK(ungulate_model_input_size(m, &In));
+  EXPECT(D == 8 && In == 3);
+  if (D == 8 && In == 3) {
+    const long long n = 50;
+    float x[B * 50 * 3], ref[B * 50 * 8], out[B * 50 * 8];
+    for (long long k = 0; k < B * n * In; ++k) x[k] = (float)uniform();
+    ungulate_options o = NULL;
+    EXPECT_OK(ungulate_options_create(&o));
+    EXPECT_OK(ungulate_options_set_method(o, "seq"));
+    EXPECT_OK(ungulate_solve_f32(m, o, B, n, In, x, D, NULL, ref, NULL));
+    EXPECT_OK(ungulate_options_set_method(o, "quasi-elk"));
+    EXPECT_OK(ungulate_solve_f32(m, o, B, n, In, x, D, NULL, out, NULL));
+    EXPECT(max_diff_f(out, ref, B * n * D) < 2e-3);
+    ungulate_options_free(o);
+  }
+  ungulate_model_free(m);
+  /* A group that is not there. */
+  ungulate_model missing = NULL;
+  EXPECT_CODE(ungulate_model_load(path, "/nothing", MPI_Comm_c2f(MPI_COMM_WORLD), &missing),
+              UNGULATE_ERROR_IO);
+  EXPECT_MESSAGE("/nothing");
+  EXPECT(missing == NULL);
+}
+
+/* Usage: test_c_api [MODEL.h5] */
 int main(int argc, char** argv) {
+  const char* model_path = argc > 1 ? argv[1] : NULL;
+  if (argc > 1) argc = 1; /* Kokkos sees no arguments */
   test_before_initialize();
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -463,6 +500,7 @@ int main(int argc, char** argv) {
     test_history();
   }
   test_mpi();
+  if (model_path != NULL) test_load(model_path);
   EXPECT_OK(ungulate_finalize());
   EXPECT(ungulate_is_initialized() == 0);
   EXPECT_CODE(ungulate_initialize(NULL, NULL), UNGULATE_ERROR_INVALID_ARGUMENT);
