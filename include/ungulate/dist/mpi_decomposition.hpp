@@ -196,9 +196,9 @@ class MpiTimeDecomposition {
 
  private:
   void reduce_all(std::vector<double>& values, MPI_Op op) const {
-    detail::check(
-        MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE, op, comm_),
-        "MPI_Allreduce");
+    detail::check(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE, op,
+                                comm_),
+                  "MPI_Allreduce");
   }
   int left() const { return rank_ == 0 ? MPI_PROC_NULL : rank_ - 1; }
   int right() const { return rank_ == size_ - 1 ? MPI_PROC_NULL : rank_ + 1; }
