@@ -26,9 +26,14 @@
  *  ungulate_initialize / ungulate_finalize: call once each, from the main thread.  Solves are
  *  serialised by a library-wide lock (Kokkos' execution spaces are not re-entrant from
  *  several host threads), so concurrent calls are safe but do not run concurrently; under
- *  MPI every rank must issue its solves on a communicator in the same order.  Handles may be
- *  read from several threads at once; a handle must not be freed or modified (options
- *  setters) while another thread uses it.  ungulate_last_error() is per thread.
+ *  MPI every rank must issue its solves on a communicator in the same order.  Whether a
+ *  thread other than the one that initialised Kokkos may solve at all is Kokkos' decision:
+ *  the Serial backend allows it, Kokkos 3's OpenMP backend refuses (the solve returns
+ *  UNGULATE_ERROR_INTERNAL, "uninitialized execution space"); portable code solves from the
+ *  initialising thread.  Everything else (models, options, results) needs no Kokkos and
+ *  works from any thread.  Handles may be read from several threads at once; a handle must
+ *  not be freed or modified (options setters) while another thread uses it.
+ *  ungulate_last_error() is per thread.
  */
 #ifndef UNGULATE_UNGULATE_H
 #define UNGULATE_UNGULATE_H

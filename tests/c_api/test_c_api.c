@@ -3,6 +3,7 @@
  * Prints each failed check and exits 1 if any failed. */
 #include <math.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +449,78 @@ static void test_mpi(void) {
   free(outf);
 }
 
+/* Solves from two threads at once (the library serialises them); errors stay per thread.
+ * Kokkos decides whether a thread other than the one that initialised it may launch work:
+ * the Serial backend allows it, Kokkos 3's OpenMP backend does not ("uninitialized
+ * execution space").  Either way the call must return: the right answer or an error code. */
+typedef struct {
+  ungulate_model model;
+  const double* x;
+  const double* ref;
+  double* out;
+  long long n;
+  int code, bad_code;
+  double error;
+  char message[256], solve_message[256];
+} ThreadJob;
+
+static void* thread_solve(void* arg) {
+  ThreadJob* job = (ThreadJob*)arg;
+  ungulate_options o = NULL;
+  ungulate_options_create(&o);
+  ungulate_options_set_method(o, "quasi-deer");
+  job->code = ungulate_solve_f64(job->model, o, B, job->n, I, job->x, H, NULL, job->out, NULL);
+  if (job->code != UNGULATE_OK)
+    snprintf(job->solve_message, sizeof job->solve_message, "%s", ungulate_last_error());
+  job->error = max_diff_d(job->out, job->ref, B * job->n * H);
+  job->bad_code = ungulate_options_set_method(o, "thread-method");
+  snprintf(job->message, sizeof job->message, "%s", ungulate_last_error());
+  ungulate_options_free(o);
+  return NULL;
+}
+
+static void test_threads(void) {
+  ungulate_model m = random_gru();
+  const long long n = 500;
+  double* x = malloc(sizeof(double) * B * n * I);
+  double* ref = malloc(sizeof(double) * B * n * H);
+  double* out[2] = {malloc(sizeof(double) * B * n * H), malloc(sizeof(double) * B * n * H)};
+  for (long long k = 0; k < B * n * I; ++k) x[k] = uniform();
+  ungulate_options o = NULL;
+  EXPECT_OK(ungulate_options_create(&o));
+  EXPECT_OK(ungulate_options_set_method(o, "seq"));
+  EXPECT_OK(ungulate_solve_f64(m, o, B, n, I, x, H, NULL, ref, NULL));
+  EXPECT_CODE(ungulate_options_set_method(o, "main-method"), UNGULATE_ERROR_INVALID_ARGUMENT);
+  ThreadJob jobs[2];
+  pthread_t threads[2];
+  for (int k = 0; k < 2; ++k) {
+    jobs[k].model = m;
+    jobs[k].x = x;
+    jobs[k].ref = ref;
+    jobs[k].out = out[k];
+    jobs[k].n = n;
+    jobs[k].solve_message[0] = '\0';
+    EXPECT(pthread_create(&threads[k], NULL, thread_solve, &jobs[k]) == 0);
+  }
+  for (int k = 0; k < 2; ++k) {
+    EXPECT(pthread_join(threads[k], NULL) == 0);
+    EXPECT(jobs[k].code == UNGULATE_OK || jobs[k].code == UNGULATE_ERROR_INTERNAL);
+    if (jobs[k].code == UNGULATE_OK)
+      EXPECT(jobs[k].error < 1e-6);
+    else
+      printf("test_c_api: a solve from another thread was refused: %s\n", jobs[k].solve_message);
+    EXPECT(jobs[k].bad_code == UNGULATE_ERROR_INVALID_ARGUMENT);
+    EXPECT(strstr(jobs[k].message, "thread-method") != NULL);
+  }
+  EXPECT_MESSAGE("main-method"); /* this thread's message is its own */
+  ungulate_options_free(o);
+  ungulate_model_free(m);
+  free(x);
+  free(ref);
+  free(out[0]);
+  free(out[1]);
+}
+
 /* A model file written by `ungulate generate --cell lstm --hidden 4 --input-size 3`: loaded
  * collectively, then solved like the others. */
 static void test_load(const char* path) {
@@ -498,6 +571,7 @@ int main(int argc, char** argv) {
     test_other_cells();
     test_errors();
     test_history();
+    test_threads();
   }
   test_mpi();
   if (model_path != NULL) test_load(model_path);
