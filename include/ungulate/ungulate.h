@@ -129,9 +129,9 @@ int ungulate_model_cell(const struct ungulate_model_s* model, const char** name)
 
 /* ---- solver options ------------------------------------------------------------------- */
 
-/* Defaults: quasi-deer, tolerance 1e-4 (float) / 1e-7 (double), the method's own iteration
- * cap, lambda 0.01 with an adaptive trust region, smoother estimate, zeros init, fallback
- * on, chunks chosen by the library. */
+/* Defaults: those of the C++ SolverOptions (quasi-deer, tolerance 1e-4 in float / 1e-7 in
+ * double, the method's own iteration cap, lambda 0.01 with an adaptive trust region, the
+ * library's default ELK estimate, zeros init, fallback on, chunks chosen by the library). */
 int ungulate_options_create(ungulate_options* options);
 void ungulate_options_free(ungulate_options options);
 /* "seq", "deer", "quasi-deer", "elk", "quasi-elk" or "auto". */
@@ -144,7 +144,7 @@ int ungulate_options_set_max_iterations(ungulate_options options, int max_iterat
 int ungulate_options_set_lambda(ungulate_options options, double lambda);
 /* "adaptive" or "fixed". */
 int ungulate_options_set_trust_region(ungulate_options options, const char* trust_region);
-/* ELK step estimate: "smoother" (exact trust-region step) or "filter" (the paper's). */
+/* ELK step estimate: "smoother" (the exact trust-region step) or "filter" (the paper's). */
 int ungulate_options_set_elk_estimate(ungulate_options options, const char* estimate);
 /* Starting iterate: "zeros", "warm" (chunk-parallel windowed sequential) or "given" (the
  * states array as passed to the solve). */
