@@ -6,7 +6,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-  ca-certificates cmake make g++ gcc pkg-config python3 \
+  ca-certificates cmake make g++ gcc gfortran pkg-config python3 \
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev \
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
   libgtest-dev libgmock-dev \

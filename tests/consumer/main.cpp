@@ -3,6 +3,9 @@
 #ifdef UNGULATE_HAVE_HDF5
 #include <ungulate/io/h5file.hpp>
 #endif
+#ifdef CONSUMER_HAVE_C_API
+#include <ungulate/ungulate.h>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -29,6 +32,17 @@ int main(int argc, char** argv) {
 #ifdef UNGULATE_HAVE_HDF5
   std::printf("ungulate::io linked (stores %s)\n",
               ungulate::io::to_string(ungulate::io::DType::Float32));
+#endif
+#ifdef CONSUMER_HAVE_C_API
+  // The C API beside the C++ one: it finds Kokkos initialised and leaves it alone.
+  ungulate_model m = nullptr;
+  const int code = ungulate_model_lorenz96(8, 8.0, 0.01, &m);
+  int c_size = 0;
+  ungulate_model_state_size(m, &c_size);
+  ungulate_model_free(m);
+  std::printf("ungulate::c linked (%s, Kokkos initialised: %d)\n", ungulate_version(),
+              ungulate_is_initialized());
+  if (code != UNGULATE_OK || c_size != 8) return 1;
 #endif
   return result.status == ungulate::Status::Converged && err < 1e-6 ? 0 : 1;
 }

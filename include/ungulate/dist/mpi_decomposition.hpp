@@ -48,6 +48,41 @@ class MpiTimeDecomposition {
     first_step_ = rank_ * base + (rank_ < extra ? rank_ : extra);
   }
 
+  /// The caller's own slices (collective over comm): this rank owns `local_length` steps,
+  /// following the slices of the lower ranks (first_step = their sum, global length = the sum
+  /// over all ranks, both from one MPI_Allgather).  Empty slices must come last, as in the
+  /// even split: an empty slice between non-empty ones would break the halo chain.  Throws
+  /// std::invalid_argument, on every rank alike, otherwise.
+  static MpiTimeDecomposition from_local_length(MPI_Comm comm, long long local_length) {
+    int rank = 0, size = 1;
+    detail::check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+    detail::check(MPI_Comm_size(comm, &size), "MPI_Comm_size");
+    std::vector<long long> lengths(std::size_t(size), 0);
+    detail::check(
+        MPI_Allgather(&local_length, 1, MPI_LONG_LONG, lengths.data(), 1, MPI_LONG_LONG, comm),
+        "MPI_Allgather (slice lengths)");
+    long long total = 0, first = 0;
+    bool empty_seen = false;
+    for (int r = 0; r < size; ++r) {
+      const long long n = lengths[std::size_t(r)];
+      if (n < 0)
+        throw std::invalid_argument("MpiTimeDecomposition: rank " + std::to_string(r) +
+                                    " has a negative slice length");
+      if (n > 0 && empty_seen)
+        throw std::invalid_argument("MpiTimeDecomposition: rank " + std::to_string(r) +
+                                    " has steps after an empty slice (empty slices must "
+                                    "come last)");
+      empty_seen = empty_seen || n == 0;
+      if (r == rank) first = total;
+      total += n;
+    }
+    MpiTimeDecomposition d(comm, 0);
+    d.global_length_ = total;
+    d.local_length_ = local_length;
+    d.first_step_ = first;
+    return d;
+  }
+
   int rank() const { return rank_; }
   int size() const { return size_; }
   MPI_Comm communicator() const { return comm_; }
