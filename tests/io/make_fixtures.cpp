@@ -351,8 +351,9 @@ int main(int argc, char** argv) {
   {
     std::vector<double> cot(B * T * 2 * H);
     for (std::size_t k = 0; k < cot.size(); ++k) cot[k] = std::sin(0.4 * k - 1.0);
-    make(dir, "recipe_lstm_cotangent.h5",
-         [&](H5File& f) { write(f, "/cotangent", {B, T, 2 * H}, cot); });
+    make(dir, "recipe_lstm_cotangent.h5", [&](H5File& f) {
+      write(f, "/cotangent", {B, T, 2 * H}, cot);
+    });
   }
   make(dir, "recipe_lstm_expected.h5", [&](H5File& f) {
     write(f, "/states", {B, T, 2 * H}, sequential_lstm(lm, x, lstm_s0));
@@ -368,8 +369,9 @@ int main(int argc, char** argv) {
   {
     std::vector<double> cot(B * T * kLorenzN);
     for (std::size_t k = 0; k < cot.size(); ++k) cot[k] = std::sin(0.6 * k + 0.5);
-    make(dir, "recipe_lorenz96_cotangent.h5",
-         [&](H5File& f) { write(f, "/cotangent", {B, T, kLorenzN}, cot); });
+    make(dir, "recipe_lorenz96_cotangent.h5", [&](H5File& f) {
+      write(f, "/cotangent", {B, T, kLorenzN}, cot);
+    });
   }
   make(dir, "recipe_lorenz96_expected.h5", [&](H5File& f) {
     write(f, "/states", {B, T, kLorenzN}, sequential_lorenz96(lorenz_u, lorenz_s0));
