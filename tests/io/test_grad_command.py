@@ -68,7 +68,8 @@ p = run("inspect", "g.h5")
 ok(p, "inspect gradient")
 for needle in ["inputs  float64 (2, 5, 3)", "initial_state  float64 (2, 2)",
                "input_kernel  float64 (3, 2, 3)", "recurrent_bias  float64 (3, 2)",
-               'kind = "gradient"', 'trajectory = "computed: seq"']:
+               'kind = "gradient"', 'trajectory = "computed: seq"',
+               "g.h5: gradient (gru), inputs (2, 5, 3)"]:
     check(needle in p.stdout, f"inspect gradient shows {needle!r}: {p.stdout[:800]!r}")
 
 # --- a given trajectory (--states) equals the computed one; DEER's trajectory is as good ----
