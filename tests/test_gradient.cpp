@@ -12,6 +12,7 @@
 namespace {
 
 using ut::Rng;
+using ut::View1;
 using ut::View2;
 using ut::View3;
 using D1 = ungulate::Dual<double>;
@@ -316,8 +317,8 @@ void check_against_references(const Model& m, const Problem& p, const std::strin
 
 // Sizes: T = 1, T not a power of two, T smaller than the chunk count (8 chunks on T = 3).
 TEST(Gradient, GruMatchesBackpropAndFiniteDifferences) {
-  for (auto [D, I, B, T] :
-       std::vector<std::array<int, 4>>{{1, 1, 1, 1}, {3, 2, 2, 3}, {5, 4, 2, 37}, {8, 3, 3, 101}}) {
+  for (auto [D, I, B, T] : std::vector<std::array<int, 4>>{
+           {1, 1, 1, 1}, {3, 2, 2, 3}, {5, 4, 2, 37}, {8, 3, 3, 101}, {17, 3, 2, 29}}) {
     const HostGruModel m{D, I};
     const Problem p = random_problem(m, B, T, 7 + D * 31 + T, 0.5, 0.0, 1.0, 0.5, 0.0);
     check_against_references(m, p, "gru D=" + std::to_string(D) + " T=" + std::to_string(T),
@@ -376,6 +377,38 @@ TEST(Gradient, CotangentFlowsBackwardOnly) {
   const Grads first = library_gradient<double>(m, p, 4);
   EXPECT_GT(ut::max_abs(std::vector<double>(first.x.begin(), first.x.begin() + m.I)), 0.0);
   EXPECT_EQ(ut::max_abs(std::vector<double>(first.x.begin() + m.I, first.x.end())), 0.0);
+}
+
+// A cell's vjp at one point, on the device: out = [grad_h | grad_x | grad_weights].
+template <class Cell>
+struct VjpAt {
+  Cell cell;
+  View1<double> h, x, v, out;
+  KOKKOS_INLINE_FUNCTION void operator()(int) const {
+    const int D = cell.state_size(), I = cell.input_size();
+    cell.vjp(h.data(), x.data(), v.data(), out.data(), out.data() + D, out.data() + D + I);
+  }
+};
+
+// The GRU's vjp gives the same from its plain weights and from its prepared (blocked) layout.
+TEST(Gradient, GruVjpSameWithAndWithoutPreparedLayout) {
+  const int D = 19, I = 5;  // one full block of 16 rows and a partial one
+  const auto gru = ut::make_random_gru<double>(D, I, 8);
+  Rng rng(4);
+  const auto make = [](const std::vector<double>& values) {
+    View1<double> v("v", values.size());
+    ut::from_vector(v, values);
+    return v;
+  };
+  const auto h = make(ut::normal_vector(D, rng, 0.5)), x = make(ut::normal_vector(I, rng));
+  const auto v = make(ut::normal_vector(D, rng));
+  const std::size_t n = std::size_t(D + I + gru.parameter_count());
+  View1<double> plain("plain", n), blocked("blocked", n);
+  Kokkos::parallel_for(1, VjpAt<ungulate::cells::GRU<double>>{gru, h, x, v, plain});
+  Kokkos::parallel_for(1, VjpAt<ungulate::cells::GRU<double>>{gru.prepared(), h, x, v, blocked});
+  const auto a = ut::to_vector(plain), b = ut::to_vector(blocked);
+  EXPECT_GT(ut::max_abs(a), 0.0);
+  EXPECT_LE(relative(b, a), 1e-14);
 }
 
 TEST(Gradient, RejectsInconsistentShapes) {

@@ -174,43 +174,15 @@ struct GRU {
       for (int j = 0; j < D; ++j) grad_h[j] = Scalar(0);
     if (grad_x)
       for (int k = 0; k < I; ++k) grad_x[k] = Scalar(0);
-    for (int i = 0; i < D; ++i) {
-      const Gates<Scalar> g = gates(h, x, i);
-      const Scalar vi = v[i];
-      const Scalar dan = vi * (Scalar(1) - g.z) * (Scalar(1) - g.n * g.n);
-      const Scalar dhn = dan * g.r;
-      const Scalar dar = dan * g.hn * g.r * (Scalar(1) - g.r);
-      const Scalar daz = vi * (h[i] - g.n) * g.z * (Scalar(1) - g.z);
-      if (grad_h) {
-        grad_h[i] += vi * g.z;
-        const Scalar* whr = &recurrent_kernel(0, i, 0);
-        const Scalar* whz = &recurrent_kernel(1, i, 0);
-        const Scalar* whn = &recurrent_kernel(2, i, 0);
-        for (int j = 0; j < D; ++j) grad_h[j] += whr[j] * dar + whz[j] * daz + whn[j] * dhn;
-      }
-      if (grad_x) {
-        const Scalar* wir = &input_kernel(0, i, 0);
-        const Scalar* wiz = &input_kernel(1, i, 0);
-        const Scalar* win = &input_kernel(2, i, 0);
-        for (int k = 0; k < I; ++k) grad_x[k] += wir[k] * dar + wiz[k] * daz + win[k] * dan;
-      }
-      if (grad_weights) {
-        const double d[3] = {double(dar), double(daz), double(dan)};
-        const double dr[3] = {double(dar), double(daz), double(dhn)};
-        double* gwi = grad_weights;
-        double* gwh = gwi + 3 * D * I;
-        double* gbi = gwh + 3 * D * D;
-        double* gbh = gbi + 3 * D;
-        for (int gate = 0; gate < 3; ++gate) {
-          double* wi_row = gwi + (gate * D + i) * I;
-          for (int k = 0; k < I; ++k) wi_row[k] += d[gate] * double(x[k]);
-          double* wh_row = gwh + (gate * D + i) * D;
-          for (int j = 0; j < D; ++j) wh_row[j] += dr[gate] * double(h[j]);
-          gbi[gate * D + i] += d[gate];
-          gbh[gate * D + i] += dr[gate];
-        }
-      }
+    // The gates as evaluate computes them: blocked (vectorised) once prepared.
+    if (is_packed()) {
+      for_each_block(h, x, [&](const Block& blk) {
+        for (int l = 0; l < blk.rows; ++l)
+          vjp_row(blk.first + l, blk.g[l], h, x, v, grad_h, grad_x, grad_weights);
+      });
+      return;
     }
+    for (int i = 0; i < D; ++i) vjp_row(i, gates(h, x, i), h, x, v, grad_h, grad_x, grad_weights);
   }
 
  private:
@@ -318,6 +290,47 @@ struct GRU {
     g.n = math::tanh(xn + g.r * hn);
     g.hn = hn;
     return g;
+  }
+
+  // The backward step of row i of the vjp (see vjp), from the row's gates.
+  KOKKOS_INLINE_FUNCTION void vjp_row(int i, const Gates<Scalar>& g, const Scalar* h,
+                                      const Scalar* x, const Scalar* v, Scalar* grad_h,
+                                      Scalar* grad_x, double* grad_weights) const {
+    const int D = state_size(), I = input_size();
+    const Scalar vi = v[i];
+    const Scalar dan = vi * (Scalar(1) - g.z) * (Scalar(1) - g.n * g.n);
+    const Scalar dhn = dan * g.r;
+    const Scalar dar = dan * g.hn * g.r * (Scalar(1) - g.r);
+    const Scalar daz = vi * (h[i] - g.n) * g.z * (Scalar(1) - g.z);
+    if (grad_h) {
+      grad_h[i] += vi * g.z;
+      const Scalar* whr = &recurrent_kernel(0, i, 0);
+      const Scalar* whz = &recurrent_kernel(1, i, 0);
+      const Scalar* whn = &recurrent_kernel(2, i, 0);
+      for (int j = 0; j < D; ++j) grad_h[j] += whr[j] * dar + whz[j] * daz + whn[j] * dhn;
+    }
+    if (grad_x) {
+      const Scalar* wir = &input_kernel(0, i, 0);
+      const Scalar* wiz = &input_kernel(1, i, 0);
+      const Scalar* win = &input_kernel(2, i, 0);
+      for (int k = 0; k < I; ++k) grad_x[k] += wir[k] * dar + wiz[k] * daz + win[k] * dan;
+    }
+    if (grad_weights) {
+      const double d[3] = {double(dar), double(daz), double(dan)};
+      const double dr[3] = {double(dar), double(daz), double(dhn)};
+      double* gwi = grad_weights;
+      double* gwh = gwi + 3 * D * I;
+      double* gbi = gwh + 3 * D * D;
+      double* gbh = gbi + 3 * D;
+      for (int gate = 0; gate < 3; ++gate) {
+        double* wi_row = gwi + (gate * D + i) * I;
+        for (int k = 0; k < I; ++k) wi_row[k] += d[gate] * double(x[k]);
+        double* wh_row = gwh + (gate * D + i) * D;
+        for (int j = 0; j < D; ++j) wh_row[j] += dr[gate] * double(h[j]);
+        gbi[gate * D + i] += d[gate];
+        gbh[gate * D + i] += dr[gate];
+      }
+    }
   }
 
   // d h'_i / d h_j from the gates of row i and the kernels' entries (i, j) of each gate.
