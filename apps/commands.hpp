@@ -7,6 +7,7 @@ int demo_command(int argc, char** argv, int first);
 #ifdef UNGULATE_HAVE_HDF5
 int generate_command(int argc, char** argv, int first);
 int run_command(int argc, char** argv, int first);
+int grad_command(int argc, char** argv, int first);
 int inspect_command(int argc, char** argv, int first);
 int compare_command(int argc, char** argv, int first);
 #endif

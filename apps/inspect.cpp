@@ -87,6 +87,14 @@ std::string kind_of(const io::H5File& f) {
       what += ", " + std::to_string(f.get_int_attribute("/", "iterations")) + " iterations";
     parts.push_back(what + " " + io::shape_string(f.describe("/states").shape));
   }
+  if (f.exists("/cotangent"))
+    parts.push_back("cotangent " + io::shape_string(f.describe("/cotangent").shape));
+  if (f.exists("/grad/inputs")) {
+    std::string what = "gradient";
+    if (f.is_group("/grad/model") && f.has_attribute("/grad/model", "cell"))
+      what += " (" + f.get_string_attribute("/grad/model", "cell") + ")";
+    parts.push_back(what + ", inputs " + io::shape_string(f.describe("/grad/inputs").shape));
+  }
   std::string out;
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
   return out.empty() ? "no ungulate objects" : out;

@@ -60,6 +60,7 @@ const char* const kUsage =
 #ifdef UNGULATE_HAVE_HDF5
     "  generate  write a random GRU, LSTM or Lorenz-96 model and inputs to an HDF5 file\n"
     "  run       evaluate a model from HDF5 on HDF5 inputs, write the trajectory\n"
+    "  grad      gradients of a loss through the recurrence (reverse adjoint scan)\n"
     "  inspect   summarise an HDF5 model / input / output file\n"
     "  compare   max abs difference of a dataset in two HDF5 files\n"
 #endif
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
 #ifdef UNGULATE_HAVE_HDF5
   if (command == "generate") run = ungulate::app::generate_command;
   if (command == "run") run = ungulate::app::run_command;
+  if (command == "grad") run = ungulate::app::grad_command;
   if (command == "inspect") run = ungulate::app::inspect_command;
   if (command == "compare") run = ungulate::app::compare_command;
 #endif

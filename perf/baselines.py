@@ -48,14 +48,14 @@ def timed(fn, repeats):
     return statistics.median(times), out
 
 
-def jax_baselines(name, w, x, s0, tol, max_iter, repeats):
+def jax_gru(w):
+    """The GRU of every JAX baseline, from a dict of weights (numpy or traced JAX arrays, so
+    that jax.grad can differentiate through it): (project_inputs, cell)."""
     import jax
     import jax.numpy as jnp
-    from jax import lax
 
     Wi, Wh = jnp.asarray(w["input_kernel"]), jnp.asarray(w["recurrent_kernel"])
     bi, bh = jnp.asarray(w["input_bias"]), jnp.asarray(w["recurrent_bias"])
-    wh_diag = jnp.stack([jnp.diagonal(Wh[g]) for g in range(3)])  # (3, H)
 
     def project_inputs(xs):  # (..., I) -> (..., 3, H): the input half of every gate
         return jnp.einsum("...i,ghi->...gh", xs, Wi) + bi
@@ -66,6 +66,18 @@ def jax_baselines(name, w, x, s0, tol, max_iter, repeats):
         z = jax.nn.sigmoid(xp[1] + hp[1])
         n = jnp.tanh(xp[2] + r * hp[2])
         return (1 - z) * n + z * h
+
+    return project_inputs, cell
+
+
+def jax_baselines(name, w, x, s0, tol, max_iter, repeats):
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    Wh, bh = jnp.asarray(w["recurrent_kernel"]), jnp.asarray(w["recurrent_bias"])
+    wh_diag = jnp.stack([jnp.diagonal(Wh[g]) for g in range(3)])  # (3, H)
+    project_inputs, cell = jax_gru(w)
 
     def cell_and_diagonal(h, xp):  # f(h) and diag(df/dh), analytically
         hp = Wh @ h + bh

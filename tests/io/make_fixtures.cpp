@@ -5,6 +5,9 @@
 //  * recipe_lstm.h5 / recipe_lstm_expected.h5 and recipe_lorenz96.h5 /
 //    recipe_lorenz96_expected.h5: the same for the LSTM and Lorenz-96 schemas, with a plain
 //    PyTorch-equation LSTM and a plain whole-vector RK4 written out here.
+//  * recipe_cotangent.h5 / recipe_grad_expected.h5: a cotangent for the GRU recipe and the
+//    gradient of L = sum <cotangent, states> by central finite differences of the plain
+//    GRU here (the expected output of `ungulate grad`).
 //  * one file per bad-input case.
 #include <hdf5.h>
 #include <mpi.h>
@@ -290,6 +293,53 @@ int main(int argc, char** argv) {
   });
 
   // The LSTM and Lorenz-96 recipes.
+  // The gradient recipe: L = sum_{b,t,i} C[b,t,i] s[b,t,i] through the recipe GRU, by central
+  // differences (the model file stores input_kernel as float32: differentiate that model).
+  {
+    Model mf = m;
+    for (double& w : mf.wi) w = double(float(w));
+    std::vector<double> cot(B * T * H);
+    for (std::size_t k = 0; k < cot.size(); ++k) cot[k] = std::cos(0.9 * k + 0.2);
+    make(dir, "recipe_cotangent.h5", [&](H5File& f) { write(f, "/cotangent", {B, T, H}, cot); });
+    const auto loss = [&](const Model& mm, const std::vector<double>& xx,
+                          const std::vector<double>& ss) {
+      const auto s = sequential(mm, xx, ss);
+      double L = 0;
+      for (std::size_t k = 0; k < s.size(); ++k) L += cot[k] * s[k];
+      return L;
+    };
+    const auto central = [&](auto&& at, std::vector<double>& v, std::size_t k) {
+      const double keep = v[k], eps = 1e-6;
+      v[k] = keep + eps;
+      const double up = at();
+      v[k] = keep - eps;
+      const double down = at();
+      v[k] = keep;
+      return (up - down) / (2 * eps);
+    };
+    Model mm = mf;
+    std::vector<double> xx = x, ss = s0;
+    const auto at = [&] { return loss(mm, xx, ss); };
+    const auto gradient_of = [&](std::vector<double>& v) {
+      std::vector<double> g(v.size());
+      for (std::size_t k = 0; k < v.size(); ++k) g[k] = central(at, v, k);
+      return g;
+    };
+    const auto gx = gradient_of(xx), gs = gradient_of(ss);
+    const auto gwi = gradient_of(mm.wi), gwh = gradient_of(mm.wh);
+    const auto gbi = gradient_of(mm.bi), gbh = gradient_of(mm.bh);
+    make(dir, "recipe_grad_expected.h5", [&](H5File& f) {
+      f.create_group("/grad");
+      f.create_group("/grad/model");
+      write(f, "/grad/inputs", {B, T, I}, gx);
+      write(f, "/grad/initial_state", {B, H}, gs);
+      write(f, "/grad/model/input_kernel", {3, H, I}, gwi);
+      write(f, "/grad/model/recurrent_kernel", {3, H, H}, gwh);
+      write(f, "/grad/model/input_bias", {3, H}, gbi);
+      write(f, "/grad/model/recurrent_bias", {3, H}, gbh);
+    });
+  }
+
   const LstmModel lm = recipe_lstm();
   std::vector<double> lstm_s0(B * 2 * H);
   for (std::size_t k = 0; k < lstm_s0.size(); ++k) lstm_s0[k] = 0.3 * std::sin(2.0 * k + 1);
@@ -298,6 +348,13 @@ int main(int argc, char** argv) {
     write(f, "/inputs", {B, T, I}, x);
     write(f, "/initial_state", {B, 2 * H}, lstm_s0);
   });
+  {
+    std::vector<double> cot(B * T * 2 * H);
+    for (std::size_t k = 0; k < cot.size(); ++k) cot[k] = std::sin(0.4 * k - 1.0);
+    make(dir, "recipe_lstm_cotangent.h5", [&](H5File& f) {
+      write(f, "/cotangent", {B, T, 2 * H}, cot);
+    });
+  }
   make(dir, "recipe_lstm_expected.h5", [&](H5File& f) {
     write(f, "/states", {B, T, 2 * H}, sequential_lstm(lm, x, lstm_s0));
   });
@@ -309,6 +366,13 @@ int main(int argc, char** argv) {
     write(f, "/inputs", {B, T, kLorenzN}, lorenz_u);
     write(f, "/initial_state", {B, kLorenzN}, lorenz_s0);
   });
+  {
+    std::vector<double> cot(B * T * kLorenzN);
+    for (std::size_t k = 0; k < cot.size(); ++k) cot[k] = std::sin(0.6 * k + 0.5);
+    make(dir, "recipe_lorenz96_cotangent.h5", [&](H5File& f) {
+      write(f, "/cotangent", {B, T, kLorenzN}, cot);
+    });
+  }
   make(dir, "recipe_lorenz96_expected.h5", [&](H5File& f) {
     write(f, "/states", {B, T, kLorenzN}, sequential_lorenz96(lorenz_u, lorenz_s0));
   });

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ungulate/dist/mpi_decomposition.hpp"
@@ -450,6 +451,87 @@ TEST(MpiSolvers, DivergenceOnOneRankIsSeenByAll) {
     bool finite = true;
     for (std::size_t i = 0; i < h.size(); ++i) finite = finite && std::isfinite(h.data()[i]);
     EXPECT_TRUE(finite) << "returned states must stay finite";
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Gradients across ranks: each rank's slice of dL/dx, and dL/ds_0 and the weight gradient on
+// every rank, equal the single-rank gradient (T = 1, T < ranks, T not a power of two).
+
+double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff = std::fmax(diff, std::fabs(a[i] - b[i]));
+    scale = std::fmax(scale, std::fabs(b[i]));
+  }
+  return a.size() == b.size() ? diff / std::fmax(scale, 1e-300) : HUGE_VAL;
+}
+
+template <class V>
+std::vector<double> host_values(const V& v) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  return std::vector<double>(h.data(), h.data() + h.size());
+}
+
+template <class Cell>
+void gradient_matches_single_rank(const Cell& cell, int T, int B, double s0_value,
+                                  const std::string& name) {
+  using S = typename Cell::value_type;
+  const int D = cell.state_size(), I = cell.input_size();
+  const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
+  const int t0 = int(decomp.first_step()), TL = int(decomp.local_length());
+  const auto x_full = ungulate::make_benchmark_inputs<S>(B, T, I, 51);
+  const auto x_local = ungulate::make_benchmark_inputs<S>(B, TL, I, 51, t0);
+  const auto g_full = ungulate::make_benchmark_inputs<S>(B, T, D, 52);
+  const auto g_local = ungulate::make_benchmark_inputs<S>(B, TL, D, 52, t0);
+  View2<S> s0("s0", B, D);
+  Kokkos::deep_copy(s0, S(s0_value));
+  View3<S> s_full("s_full", B, T, D), s_local("s_local", B, TL, D);
+  ungulate::SolverOptions opt;
+  opt.method = Method::Sequential;
+  ungulate::solve(cell, x_full, s0, s_full, opt);
+  ungulate::solve(cell, x_local, s0, s_local, opt, decomp);
+  ungulate::GradientOptions gopt;
+  gopt.num_chunks = 3;
+  const auto single = ungulate::gradient(cell, x_full, s0, s_full, g_full, gopt);
+  const auto dist = ungulate::gradient(cell, x_local, s0, s_local, g_local, gopt, decomp);
+  const std::string what =
+      name + " T=" + std::to_string(T) + " rank " + std::to_string(world_rank());
+  const double tol = sizeof(S) == 4 ? 1e-5 : 1e-10;
+  // This rank's slice of the single-rank input gradient.
+  const auto all_x = host_values(single.inputs);
+  std::vector<double> slice;
+  for (int b = 0; b < B; ++b)
+    for (int t = t0; t < t0 + TL; ++t)
+      for (int k = 0; k < I; ++k) slice.push_back(all_x[(std::size_t(b) * T + t) * I + k]);
+  const auto mine = host_values(dist.inputs);
+  EXPECT_LE(relative_error(mine, slice), tol * 10) << what << ": inputs";
+  EXPECT_LE(relative_error(host_values(dist.initial_state), host_values(single.initial_state)), tol)
+      << what << ": initial state";
+  EXPECT_LE(relative_error(dist.weights, single.weights), tol) << what << ": weights";
+  EXPECT_GT(single.max_abs_adjoint, 0.0) << what;
+  EXPECT_NEAR(dist.max_abs_adjoint, single.max_abs_adjoint, tol * single.max_abs_adjoint) << what;
+  // Identical weight gradients on every rank.
+  std::vector<double> lo = dist.weights, hi = dist.weights;
+  MPI_Allreduce(MPI_IN_PLACE, lo.data(), int(lo.size()), MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(MPI_IN_PLACE, hi.data(), int(hi.size()), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  EXPECT_EQ(lo, hi) << what;
+}
+
+TEST(MpiGradient, MatchesSingleRank) {
+  for (int T : {1, 3, 7, 203}) {
+    gradient_matches_single_rank(ungulate::make_benchmark_gru<double>(4, 3, 61), T, 2, 0.1,
+                                 "gru double");
+    gradient_matches_single_rank(ungulate::make_benchmark_gru<float>(4, 3, 61), T, 2, 0.1,
+                                 "gru float");
+    gradient_matches_single_rank(ungulate::make_benchmark_lstm<double>(3, 2, 62), T, 2, 0.1,
+                                 "lstm double");
+  }
+  for (int T : {2, 45}) {
+    gradient_matches_single_rank(ungulate::cells::Lorenz96<double>(6, 8.0, 0.01), T, 2, 2.0,
+                                 "lorenz96 double");
+    gradient_matches_single_rank(ungulate::cells::Lorenz96<float>(6, 8.0f, 0.01f), T, 2, 2.0,
+                                 "lorenz96 float");
   }
 }
 

@@ -4,11 +4,14 @@
 //   z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
 //   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
 //   h' = (1 - z) * n + z * h
-// with analytic diagonal and dense Jacobians dh'/dh.
+// with analytic diagonal and dense Jacobians dh'/dh, and analytic vector-Jacobian products
+// (vjp: dh, dx and the weights; see cells/parameters.hpp).
 #include <Kokkos_Core.hpp>
 
 #include <type_traits>
+#include <vector>
 
+#include "ungulate/cells/parameters.hpp"
 #include "ungulate/core/math.hpp"
 #include "ungulate/core/types.hpp"
 
@@ -145,6 +148,43 @@ struct GRU {
     });
   }
 
+  /// Number of weights: the blocks of parameter_blocks() in order.
+  KOKKOS_INLINE_FUNCTION int parameter_count() const {
+    const int D = state_size(), I = input_size();
+    return 3 * D * I + 3 * D * D + 6 * D;
+  }
+  std::vector<ParameterBlock> parameter_blocks() const {
+    const std::size_t D = std::size_t(state_size()), I = std::size_t(input_size());
+    return {{"input_kernel", {3, D, I}},
+            {"recurrent_kernel", {3, D, D}},
+            {"input_bias", {3, D}},
+            {"recurrent_bias", {3, D}}};
+  }
+
+  /// Vector-Jacobian products at (h, x) with the cotangent v (cells/parameters.hpp).  Backward
+  /// through the gates, row by row: with dn = v (1 - z), dz = v (h - n),
+  ///   da_n = dn (1 - n^2), d(W_hn h + b_hn) = da_n r, da_r = da_n (W_hn h + b_hn) r (1 - r),
+  ///   da_z = dz z (1 - z),  dh = v z + W_hr^T da_r + W_hz^T da_z + W_hn^T (da_n r),
+  ///   dx = W_ir^T da_r + W_iz^T da_z + W_in^T da_n,
+  /// and the weights' outer products.  No workspace; uses the plain (unpacked) weights.
+  KOKKOS_INLINE_FUNCTION void vjp(const Scalar* h, const Scalar* x, const Scalar* v, Scalar* grad_h,
+                                  Scalar* grad_x, double* grad_weights) const {
+    const int D = state_size(), I = input_size();
+    if (grad_h)
+      for (int j = 0; j < D; ++j) grad_h[j] = Scalar(0);
+    if (grad_x)
+      for (int k = 0; k < I; ++k) grad_x[k] = Scalar(0);
+    // The gates as evaluate computes them: blocked (vectorised) once prepared.
+    if (is_packed()) {
+      for_each_block(h, x, [&](const Block& blk) {
+        for (int l = 0; l < blk.rows; ++l)
+          vjp_row(blk.first + l, blk.g[l], h, x, v, grad_h, grad_x, grad_weights);
+      });
+      return;
+    }
+    for (int i = 0; i < D; ++i) vjp_row(i, gates(h, x, i), h, x, v, grad_h, grad_x, grad_weights);
+  }
+
  private:
   template <class S>
   struct Gates {
@@ -250,6 +290,47 @@ struct GRU {
     g.n = math::tanh(xn + g.r * hn);
     g.hn = hn;
     return g;
+  }
+
+  // The backward step of row i of the vjp (see vjp), from the row's gates.
+  KOKKOS_INLINE_FUNCTION void vjp_row(int i, const Gates<Scalar>& g, const Scalar* h,
+                                      const Scalar* x, const Scalar* v, Scalar* grad_h,
+                                      Scalar* grad_x, double* grad_weights) const {
+    const int D = state_size(), I = input_size();
+    const Scalar vi = v[i];
+    const Scalar dan = vi * (Scalar(1) - g.z) * (Scalar(1) - g.n * g.n);
+    const Scalar dhn = dan * g.r;
+    const Scalar dar = dan * g.hn * g.r * (Scalar(1) - g.r);
+    const Scalar daz = vi * (h[i] - g.n) * g.z * (Scalar(1) - g.z);
+    if (grad_h) {
+      grad_h[i] += vi * g.z;
+      const Scalar* whr = &recurrent_kernel(0, i, 0);
+      const Scalar* whz = &recurrent_kernel(1, i, 0);
+      const Scalar* whn = &recurrent_kernel(2, i, 0);
+      for (int j = 0; j < D; ++j) grad_h[j] += whr[j] * dar + whz[j] * daz + whn[j] * dhn;
+    }
+    if (grad_x) {
+      const Scalar* wir = &input_kernel(0, i, 0);
+      const Scalar* wiz = &input_kernel(1, i, 0);
+      const Scalar* win = &input_kernel(2, i, 0);
+      for (int k = 0; k < I; ++k) grad_x[k] += wir[k] * dar + wiz[k] * daz + win[k] * dan;
+    }
+    if (grad_weights) {
+      const double d[3] = {double(dar), double(daz), double(dan)};
+      const double dr[3] = {double(dar), double(daz), double(dhn)};
+      double* gwi = grad_weights;
+      double* gwh = gwi + 3 * D * I;
+      double* gbi = gwh + 3 * D * D;
+      double* gbh = gbi + 3 * D;
+      for (int gate = 0; gate < 3; ++gate) {
+        double* wi_row = gwi + (gate * D + i) * I;
+        for (int k = 0; k < I; ++k) wi_row[k] += d[gate] * double(x[k]);
+        double* wh_row = gwh + (gate * D + i) * D;
+        for (int j = 0; j < D; ++j) wh_row[j] += dr[gate] * double(h[j]);
+        gbi[gate * D + i] += d[gate];
+        gbh[gate * D + i] += dr[gate];
+      }
+    }
   }
 
   // d h'_i / d h_j from the gates of row i and the kernels' entries (i, j) of each gate.

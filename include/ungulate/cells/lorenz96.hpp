@@ -14,8 +14,15 @@
 // (dv_j/dx_{j+1} = x_{j-1}, dv_j/dx_{j-2} = -x_{j-1}, dv_j/dx_{j-1} = x_{j+1} - x_{j-2},
 // dv_j/dx_j = -1), so a row of the step's Jacobian has at most 13 non-zeros; for N < 13 the
 // window wraps around and entries of the same column add up.
+//
+// Gradients (vjp): the same reverse sweep also gives d out_j / d u (u enters every stage's
+// slope at its own index with weight 1).  The only weight is the forcing F (dt is fixed):
+// d out_j / dF = sum_k d out_j / d u_k.
 #include <Kokkos_Core.hpp>
 
+#include <vector>
+
+#include "ungulate/cells/parameters.hpp"
 #include "ungulate/core/types.hpp"
 
 namespace ungulate::cells {
@@ -82,6 +89,35 @@ struct Lorenz96 {
     return (s[wrap(j + 1)] - s[wrap(j - 2)]) * s[wrap(j - 1)] - s[j] + (forcing + u[j]);
   }
 
+  /// The one weight: F (parameter block "F", shape (1)); dt is not differentiated.
+  KOKKOS_INLINE_FUNCTION int parameter_count() const { return 1; }
+  std::vector<ParameterBlock> parameter_blocks() const { return {{"F", {1}}}; }
+
+  /// Vector-Jacobian products at (s, u) with the cotangent v (cells/parameters.hpp), by the
+  /// reverse sweep of each output's window.
+  KOKKOS_INLINE_FUNCTION void vjp(const Scalar* s, const Scalar* u, const Scalar* v, Scalar* grad_s,
+                                  Scalar* grad_u, double* grad_weights) const {
+    if (grad_s)
+      for (int k = 0; k < n; ++k) grad_s[k] = Scalar(0);
+    if (grad_u)
+      for (int k = 0; k < n; ++k) grad_u[k] = Scalar(0);
+    double grad_forcing = 0;
+    for (int j = 0; j < n; ++j) {
+      Window<Scalar> w;
+      forward(s, u, j, w);
+      Scalar g[kWidth], gu[kWidth];
+      backward(w, g, gu);
+      const Scalar vj = v[j];
+      for (int p = 0; p < kWidth; ++p) {
+        const int idx = wrap(j + p - kLeft);
+        if (grad_s) grad_s[idx] += vj * g[p];
+        if (grad_u) grad_u[idx] += vj * gu[p];
+        grad_forcing += double(vj) * double(gu[p]);
+      }
+    }
+    if (grad_weights) grad_weights[0] += grad_forcing;
+  }
+
  private:
   // Window positions p = 0 .. 12 stand for the variables j + p - 8 (mod N).
   static constexpr int kLeft = 8, kWidth = 13, kCentre = kLeft;
@@ -133,11 +169,14 @@ struct Lorenz96 {
                          (w.k[0][c] + Scalar(2) * w.k[1][c] + Scalar(2) * w.k[2][c] + w.k[3][c]);
   }
 
-  // g[p] = d out / d x[p]: the chain rule through the stages in reverse.
-  KOKKOS_INLINE_FUNCTION void backward(const Window<Scalar>& w, Scalar* g) const {
+  // g[p] = d out / d x[p]: the chain rule through the stages in reverse; with gu, also
+  // gu[p] = d out / d u[p].
+  KOKKOS_INLINE_FUNCTION void backward(const Window<Scalar>& w, Scalar* g,
+                                       Scalar* gu = nullptr) const {
     Scalar gk[4][kWidth], gy[kWidth];
     for (int p = 0; p < kWidth; ++p) {
       g[p] = 0;
+      if (gu) gu[p] = 0;
       for (int stage = 0; stage < 4; ++stage) gk[stage][p] = 0;
     }
     const int c = kCentre;
@@ -154,6 +193,7 @@ struct Lorenz96 {
       for (int p = 0; p < kWidth; ++p) gy[p] = 0;
       for (int q = lo(stage); q <= hi(stage); ++q) {
         const Scalar a = gk[stage][q];
+        if (gu) gu[q] += a;  // the slope at q reads u[q] with weight 1
         gy[q + 1] += a * pt[q - 1];
         gy[q - 2] -= a * pt[q - 1];
         gy[q - 1] += a * (pt[q + 1] - pt[q - 2]);

@@ -11,10 +11,15 @@
 //   dh'/dc = diag(o (1 - tanh^2 c') f)
 // with sigma' = sigma (1 - sigma) and tanh' = 1 - tanh^2 of each gate.
 //
+// Vector-Jacobian products (vjp: ds, dx and the weights) are analytic as well.
+//
 // A plain row-by-row implementation: each row r of the four gates reads its own contiguous rows
 // of W_ih and W_hh.  No evaluation layout (prepared()) is needed.
 #include <Kokkos_Core.hpp>
 
+#include <vector>
+
+#include "ungulate/cells/parameters.hpp"
 #include "ungulate/core/math.hpp"
 #include "ungulate/core/types.hpp"
 
@@ -95,6 +100,66 @@ struct LSTM {
       }
       jh[H + r] = g.o * g.dtanh_c * g.f;
       jc[H + r] = g.f;
+    }
+  }
+
+  /// Number of weights: the blocks of parameter_blocks() in order.
+  KOKKOS_INLINE_FUNCTION int parameter_count() const {
+    const int H = hidden_size(), I = input_size();
+    return 4 * H * I + 4 * H * H + 8 * H;
+  }
+  std::vector<ParameterBlock> parameter_blocks() const {
+    const std::size_t H = std::size_t(hidden_size()), I = std::size_t(input_size());
+    return {{"weight_ih", {4 * H, I}},
+            {"weight_hh", {4 * H, H}},
+            {"bias_ih", {4 * H}},
+            {"bias_hh", {4 * H}}};
+  }
+
+  /// Vector-Jacobian products at s = (h, c), x with the cotangent v = (v_h, v_c) of (h', c')
+  /// (cells/parameters.hpp).  Per row r: dc' = v_c + v_h o (1 - tanh^2 c'), do = v_h tanh c',
+  /// dc = dc' f, and the pre-activation adjoints da_i = dc' g i (1 - i),
+  /// da_f = dc' c f (1 - f), da_g = dc' i (1 - g^2), da_o = do o (1 - o); then
+  /// dh = W_hh^T da, dx = W_ih^T da and the weights' outer products (both biases get da).
+  KOKKOS_INLINE_FUNCTION void vjp(const Scalar* s, const Scalar* x, const Scalar* v, Scalar* grad_s,
+                                  Scalar* grad_x, double* grad_weights) const {
+    const int H = hidden_size(), I = input_size();
+    if (grad_s)
+      for (int j = 0; j < 2 * H; ++j) grad_s[j] = Scalar(0);
+    if (grad_x)
+      for (int m = 0; m < I; ++m) grad_x[m] = Scalar(0);
+    for (int r = 0; r < H; ++r) {
+      const Row<Scalar> g = row(s, x, r);
+      const Scalar dc = v[H + r] + v[r] * g.o * g.dtanh_c;
+      const Scalar dout = v[r] * g.tanh_c;
+      Scalar da[4];
+      da[kInput] = dc * g.g * g.i * (Scalar(1) - g.i);
+      da[kForget] = dc * s[H + r] * g.f * (Scalar(1) - g.f);
+      da[kCell] = dc * g.i * (Scalar(1) - g.g * g.g);
+      da[kOutput] = dout * g.o * (Scalar(1) - g.o);
+      if (grad_s) grad_s[H + r] += dc * g.f;
+      for (int q = 0; q < 4; ++q) {
+        const int k = q * H + r;
+        if (grad_s) {
+          const Scalar* wh = &weight_hh(k, 0);
+          for (int j = 0; j < H; ++j) grad_s[j] += wh[j] * da[q];
+        }
+        if (grad_x) {
+          const Scalar* wi = &weight_ih(k, 0);
+          for (int m = 0; m < I; ++m) grad_x[m] += wi[m] * da[q];
+        }
+        if (grad_weights) {
+          const double d = double(da[q]);
+          double* gih = grad_weights + std::size_t(k) * I;
+          double* ghh = grad_weights + std::size_t(4 * H) * I + std::size_t(k) * H;
+          double* gbih = grad_weights + std::size_t(4 * H) * (I + H);
+          double* gbhh = gbih + 4 * H;
+          for (int m = 0; m < I; ++m) gih[m] += d * double(x[m]);
+          for (int j = 0; j < H; ++j) ghh[j] += d * double(s[j]);
+          gbih[k] += d;
+          gbhh[k] += d;
+        }
+      }
     }
   }
 
