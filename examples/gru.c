@@ -1,5 +1,6 @@
 /* A small GRU from arrays, evaluated with quasi-DEER across the MPI ranks and checked against
- * sequential evaluation.  Run: mpirun -np 2 ./gru_c  (or ./gru_c alone).  Exit code 0 when
+ * sequential evaluation; then the gradient of L = sum of all states with respect to the initial
+ * state and the weights.  Run: mpirun -np 2 ./gru_c  (or ./gru_c alone).  Exit code 0 when
  * quasi-DEER converged and matches sequential to 1e-6, 1 otherwise. */
 #include <math.h>
 #include <mpi.h>
@@ -95,6 +96,27 @@ int main(int argc, char** argv) {
         ungulate_version(), ranks, LENGTH,
         status == UNGULATE_STATUS_CONVERGED ? "converged" : "did not converge", iterations,
         residual, error, ok ? "OK" : "MISMATCH");
+
+  /* Gradient of L = sum over b, t, i of s_t[b, i]: the cotangent dL/ds_t is 1 everywhere. */
+  long long parameters = 0, offset = 0, size = 0;
+  CHECK(ungulate_model_parameter_count(model, &parameters));
+  double* cotangent = malloc(sizeof(double) * (size_t)(BATCH * (local > 0 ? local : 1) * HIDDEN));
+  double* grad_weights = malloc(sizeof(double) * (size_t)parameters);
+  double grad_s0[BATCH * HIDDEN];
+  for (long long k = 0; k < BATCH * local * HIDDEN; ++k) cotangent[k] = 1.0;
+  CHECK(ungulate_gradient_mpi_f64(model, NULL, comm, BATCH, local, INPUTS, x, HIDDEN, s0, slow,
+                                  cotangent, NULL, grad_s0, grad_weights));
+  const char* block = NULL;
+  CHECK(ungulate_model_parameter_block(model, 1, &block, &offset, &size, NULL, NULL));
+  double norm_s0 = 0, norm_block = 0;
+  for (int k = 0; k < BATCH * HIDDEN; ++k) norm_s0 += grad_s0[k] * grad_s0[k];
+  for (long long k = 0; k < size; ++k)
+    norm_block += grad_weights[offset + k] * grad_weights[offset + k];
+  if (rank == 0)
+    printf("gru_c: gradient of sum(s): |dL/ds_0| %.3e, |dL/d%s| %.3e\n", sqrt(norm_s0), block,
+           sqrt(norm_block));
+  free(cotangent);
+  free(grad_weights);
 
   ungulate_result_free(reference);
   ungulate_result_free(result);

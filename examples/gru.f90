@@ -1,5 +1,6 @@
 ! A small GRU from arrays, evaluated with quasi-DEER across the MPI ranks and checked against
-! sequential evaluation, from Fortran.  Run: mpirun -np 2 ./gru_fortran  (or ./gru_fortran).
+! sequential evaluation, from Fortran; then the gradient of L = sum of all states with respect
+! to the initial state.  Run: mpirun -np 2 ./gru_fortran  (or ./gru_fortran).
 ! Exit code 0 when quasi-DEER converged and matches sequential to 1e-6, 1 otherwise.
 !
 ! ungulate's arrays are row-major (C order); Fortran declares them with the dimensions
@@ -13,6 +14,7 @@ program gru_fortran
   integer(c_long_long), parameter :: batch = 2, length = 2000
   real(c_double) :: wi(inputs, hidden, 3), wh(hidden, hidden, 3), bi(hidden, 3), bh(hidden, 3)
   real(c_double), allocatable, target :: x(:, :, :), fast(:, :, :), slow(:, :, :), s0(:, :)
+  real(c_double), allocatable, target :: cotangent(:, :, :), grad_s0(:, :)
   type(c_ptr) :: model, options, result, reference
   integer(c_long_long) :: first, local, t
   integer(c_int) :: status, iterations
@@ -80,6 +82,15 @@ program gru_fortran
       ' in ', iterations, ' iterations, residual ', residual, ', max |quasi-deer - seq| ', &
       error, ': ', trim(merge('OK      ', 'MISMATCH', ok))
   end if
+
+  ! Gradient of L = sum of all states: the cotangent dL/ds_t is 1 everywhere.
+  allocate(cotangent(hidden, max(local, 1_c_long_long), batch), grad_s0(hidden, batch))
+  cotangent = 1
+  call check(ungulate_gradient_mpi_f64(model, c_null_ptr, MPI_COMM_WORLD, batch, local, inputs, &
+                                       x, hidden, c_loc(s0), slow, cotangent, c_null_ptr, &
+                                       c_loc(grad_s0), c_null_ptr), 'ungulate_gradient_mpi_f64')
+  if (rank == 0) write (*, '(a, es10.3)') 'gru_fortran: gradient of sum(s): |dL/ds_0| ', &
+    sqrt(sum(grad_s0**2))
 
   call ungulate_result_free(reference)
   call ungulate_result_free(result)

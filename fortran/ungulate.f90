@@ -20,6 +20,8 @@ module ungulate
   integer(c_int), parameter :: UNGULATE_ERROR_MPI = 6
   integer(c_int), parameter :: UNGULATE_ERROR_OUT_OF_MEMORY = 7
   integer(c_int), parameter :: UNGULATE_ERROR_INTERNAL = 8
+  integer(c_int), parameter :: UNGULATE_ERROR_NOT_FINITE = 9
+  integer(c_int), parameter :: UNGULATE_MAX_PARAMETER_RANK = 4
 
   integer(c_int), parameter :: UNGULATE_STATUS_CONVERGED = 0
   integer(c_int), parameter :: UNGULATE_STATUS_MAX_ITERATIONS = 1
@@ -273,6 +275,73 @@ module ungulate
       integer(c_int), value :: capacity
       type(c_ptr), value :: residual, update, seconds, lambda
       integer(c_int), intent(out) :: written
+    end function
+
+    ! ---- gradients (grad_inputs, grad_initial_state, grad_weights: c_loc of an array, or
+    ! c_null_ptr to skip; grad_weights is real(c_double), ungulate_model_parameter_count values)
+    integer(c_int) function ungulate_model_parameter_count(model, count) &
+        bind(c, name="ungulate_model_parameter_count")
+      import :: c_int, c_ptr, c_long_long
+      type(c_ptr), value :: model
+      integer(c_long_long), intent(out) :: count
+    end function
+    integer(c_int) function ungulate_model_parameter_block_count(model, count) &
+        bind(c, name="ungulate_model_parameter_block_count")
+      import :: c_int, c_ptr
+      type(c_ptr), value :: model
+      integer(c_int), intent(out) :: count
+    end function
+    ! index is 0-based.  Each output is c_loc of a variable, or c_null_ptr: name of a
+    ! type(c_ptr) (it receives a NUL-terminated C string owned by the model), offset and size of
+    ! integer(c_long_long), rank of integer(c_int), shape of integer(c_long_long) :: s(4)
+    integer(c_int) function ungulate_model_parameter_block(model, index, name, offset, size, &
+        rank, shape) bind(c, name="ungulate_model_parameter_block")
+      import :: c_int, c_ptr
+      type(c_ptr), value :: model
+      integer(c_int), value :: index
+      type(c_ptr), value :: name, offset, size, rank, shape
+    end function
+    integer(c_int) function ungulate_gradient_f32(model, options, batch, length, input_size, &
+        inputs, state_size, initial_state, states, cotangent, grad_inputs, grad_initial_state, &
+        grad_weights) bind(c, name="ungulate_gradient_f32")
+      import :: c_int, c_ptr, c_long_long, c_float
+      type(c_ptr), value :: model, options
+      integer(c_long_long), value :: batch, length
+      integer(c_int), value :: input_size, state_size
+      real(c_float), dimension(*), intent(in) :: inputs, states, cotangent
+      type(c_ptr), value :: initial_state, grad_inputs, grad_initial_state, grad_weights
+    end function
+    integer(c_int) function ungulate_gradient_mpi_f32(model, options, comm, batch, local_length, &
+        input_size, inputs, state_size, initial_state, states, cotangent, grad_inputs, &
+        grad_initial_state, grad_weights) bind(c, name="ungulate_gradient_mpi_f32")
+      import :: c_int, c_ptr, c_long_long, c_float
+      type(c_ptr), value :: model, options
+      integer(c_int), value :: comm
+      integer(c_long_long), value :: batch, local_length
+      integer(c_int), value :: input_size, state_size
+      real(c_float), dimension(*), intent(in) :: inputs, states, cotangent
+      type(c_ptr), value :: initial_state, grad_inputs, grad_initial_state, grad_weights
+    end function
+    integer(c_int) function ungulate_gradient_f64(model, options, batch, length, input_size, &
+        inputs, state_size, initial_state, states, cotangent, grad_inputs, grad_initial_state, &
+        grad_weights) bind(c, name="ungulate_gradient_f64")
+      import :: c_int, c_ptr, c_long_long, c_double
+      type(c_ptr), value :: model, options
+      integer(c_long_long), value :: batch, length
+      integer(c_int), value :: input_size, state_size
+      real(c_double), dimension(*), intent(in) :: inputs, states, cotangent
+      type(c_ptr), value :: initial_state, grad_inputs, grad_initial_state, grad_weights
+    end function
+    integer(c_int) function ungulate_gradient_mpi_f64(model, options, comm, batch, local_length, &
+        input_size, inputs, state_size, initial_state, states, cotangent, grad_inputs, &
+        grad_initial_state, grad_weights) bind(c, name="ungulate_gradient_mpi_f64")
+      import :: c_int, c_ptr, c_long_long, c_double
+      type(c_ptr), value :: model, options
+      integer(c_int), value :: comm
+      integer(c_long_long), value :: batch, local_length
+      integer(c_int), value :: input_size, state_size
+      real(c_double), dimension(*), intent(in) :: inputs, states, cotangent
+      type(c_ptr), value :: initial_state, grad_inputs, grad_initial_state, grad_weights
     end function
   end interface
 

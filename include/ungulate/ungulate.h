@@ -52,7 +52,8 @@ typedef enum ungulate_error {
   UNGULATE_ERROR_IO = 5,               /* reading a model file failed */
   UNGULATE_ERROR_MPI = 6,              /* MPI not initialised, a bad communicator, a call failed */
   UNGULATE_ERROR_OUT_OF_MEMORY = 7,
-  UNGULATE_ERROR_INTERNAL = 8 /* anything else (a bug: please report the message) */
+  UNGULATE_ERROR_INTERNAL = 8,  /* anything else (a bug: please report the message) */
+  UNGULATE_ERROR_NOT_FINITE = 9 /* a gradient overflowed (NaN or Inf); the outputs are written */
 } ungulate_error;
 
 /* How a solve ended (ungulate_result_status).  CONVERGED: the residual
@@ -222,11 +223,61 @@ int ungulate_result_history_count(const struct ungulate_result_s* result, int* c
 int ungulate_result_history(const struct ungulate_result_s* result, int capacity, double* residual,
                             double* update, double* seconds, double* lambda, int* written);
 
-/* ---- gradients (reserved) --------------------------------------------------------------
- * Gradients of a loss of the states with respect to the inputs, the initial state and the
- * weights will be exposed here once ungulate::gradient (C++, in progress) lands: expected
- * shape ungulate_gradient_f32/_f64(model, options, ..., const T* states, const T* dloss_dstates,
- * T* dinputs, T* ds0, ..., ungulate_result*).  Nothing is declared yet. */
+/* ---- gradients ------------------------------------------------------------------------ */
+
+/* The model's weights as gradients report them: blocks named as the model's HDF5 datasets
+ * (GRU input_kernel, recurrent_kernel, input_bias, recurrent_bias; LSTM weight_ih, weight_hh,
+ * bias_ih, bias_hh; Lorenz-96 one block "F" of 1 value, dt is not differentiated), one after
+ * another, each row-major in its dataset's shape.  Need ungulate_initialize(). */
+#define UNGULATE_MAX_PARAMETER_RANK 4
+/* The total number of values (the length of grad_weights). */
+int ungulate_model_parameter_count(const struct ungulate_model_s* model, long long* count);
+int ungulate_model_parameter_block_count(const struct ungulate_model_s* model, int* count);
+/* Block index (0-based): name (owned by the model), offset of its first value in grad_weights,
+ * size (values), rank and shape (capacity UNGULATE_MAX_PARAMETER_RANK).  Any output may be
+ * NULL. */
+int ungulate_model_parameter_block(const struct ungulate_model_s* model, int index,
+                                   const char** name, long long* offset, long long* size, int* rank,
+                                   long long* shape);
+
+/* Gradients of a loss L(s_1 .. s_T) by the adjoint (reverse) scan (docs/gradients.md): given
+ * the trajectory states (batch, length, state_size), for instance from ungulate_solve_*, and
+ * the cotangent dL/ds_t of every step (batch, length, state_size), computes
+ *   grad_inputs (batch, length, input_size):  dL/dx_t,
+ *   grad_initial_state (batch, state_size):    dL/ds_0,
+ *   grad_weights (ungulate_model_parameter_count values, double): dL/d(weight), summed over
+ *                                              the batch and the steps,
+ * each skipped when NULL.  inputs and initial_state (NULL: zeros) are those of the solve.  The
+ * gradient is exact for the states given (the dense Jacobian; no approximation).  options may
+ * be NULL; only the chunk count is read.  Returns UNGULATE_ERROR_NOT_FINITE when the adjoint
+ * overflowed (the outputs are written nevertheless). */
+int ungulate_gradient_f32(const struct ungulate_model_s* model,
+                          const struct ungulate_options_s* options, long long batch,
+                          long long length, int input_size, const float* inputs, int state_size,
+                          const float* initial_state, const float* states, const float* cotangent,
+                          float* grad_inputs, float* grad_initial_state, double* grad_weights);
+int ungulate_gradient_f64(const struct ungulate_model_s* model,
+                          const struct ungulate_options_s* options, long long batch,
+                          long long length, int input_size, const double* inputs, int state_size,
+                          const double* initial_state, const double* states,
+                          const double* cotangent, double* grad_inputs, double* grad_initial_state,
+                          double* grad_weights);
+/* The same across the ranks of comm, slices as for ungulate_solve_mpi_*: each rank passes its
+ * slice of inputs, states and cotangent and gets its slice of grad_inputs.  initial_state is
+ * read on rank 0 only; grad_initial_state and grad_weights (summed over the ranks) are the
+ * same on every rank.  Collective; every rank returns the same code. */
+int ungulate_gradient_mpi_f32(const struct ungulate_model_s* model,
+                              const struct ungulate_options_s* options, ungulate_fint comm,
+                              long long batch, long long local_length, int input_size,
+                              const float* inputs, int state_size, const float* initial_state,
+                              const float* states, const float* cotangent, float* grad_inputs,
+                              float* grad_initial_state, double* grad_weights);
+int ungulate_gradient_mpi_f64(const struct ungulate_model_s* model,
+                              const struct ungulate_options_s* options, ungulate_fint comm,
+                              long long batch, long long local_length, int input_size,
+                              const double* inputs, int state_size, const double* initial_state,
+                              const double* states, const double* cotangent, double* grad_inputs,
+                              double* grad_initial_state, double* grad_weights);
 
 #ifdef __cplusplus
 }

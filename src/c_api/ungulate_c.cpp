@@ -24,10 +24,16 @@
 #include "ungulate/core/version.hpp"
 #include "ungulate/dist/mpi_decomposition.hpp"
 #include "ungulate/io/model.hpp"
+#include "ungulate/solvers/gradient.hpp"
 #include "ungulate/solvers/solve.hpp"
 
 struct ungulate_model_s {
+  explicit ungulate_model_s(ungulate::io::Model m) : model(std::move(m)) {}
   ungulate::io::Model model;
+  // The weights' blocks as gradients report them (cells' parameter_blocks()), computed on first
+  // use: building a cell needs Kokkos, creating a model does not.
+  mutable std::once_flag blocks_once;
+  mutable std::vector<ungulate::cells::ParameterBlock> blocks;
 };
 struct ungulate_options_s {
   ungulate::SolverOptions options;
@@ -200,24 +206,29 @@ SolveResult solve_cell(const Cell& cell, const SolverOptions& options, Arrays a,
   }
 }
 
+// Calls f(cell) with the model's cell in precision Scalar; returns what f returns.
+template <class Scalar, class F>
+auto with_cell(const io::Model& model, F&& f) {
+  return std::visit(
+      [&](const auto& weights) {
+        using W = std::decay_t<decltype(weights)>;
+        if constexpr (std::is_same_v<W, io::GruWeights>)
+          return f(io::make_gru<Scalar>(weights));
+        else if constexpr (std::is_same_v<W, io::LstmWeights>)
+          return f(io::make_lstm<Scalar>(weights));
+        else
+          return f(io::make_lorenz96<Scalar>(weights));
+      },
+      model.cell);
+}
+
 template <class Scalar, class Decomposition>
 SolveResult solve_model(const io::Model& model, const SolverOptions& options, Arrays a,
                         const Scalar* inputs, const Scalar* s0, Scalar* states, bool read_s0,
                         const Decomposition& decomp) {
-  return std::visit(
-      [&](const auto& weights) -> SolveResult {
-        using W = std::decay_t<decltype(weights)>;
-        if constexpr (std::is_same_v<W, io::GruWeights>)
-          return solve_cell(io::make_gru<Scalar>(weights), options, a, inputs, s0, states, read_s0,
-                            decomp);
-        else if constexpr (std::is_same_v<W, io::LstmWeights>)
-          return solve_cell(io::make_lstm<Scalar>(weights), options, a, inputs, s0, states, read_s0,
-                            decomp);
-        else
-          return solve_cell(io::make_lorenz96<Scalar>(weights), options, a, inputs, s0, states,
-                            read_s0, decomp);
-      },
-      model.cell);
+  return with_cell<Scalar>(model, [&](const auto& cell) {
+    return solve_cell(cell, options, a, inputs, s0, states, read_s0, decomp);
+  });
 }
 
 void hand_out(const SolveResult& r, ungulate_result* result) {
@@ -259,12 +270,11 @@ int agree(MPI_Comm comm, int code) {
   return code;
 }
 
-template <class Scalar>
-int solve_mpi(const char* function, const ungulate_model_s* model,
-              const ungulate_options_s* options, ungulate_fint comm_handle, Arrays a,
-              const Scalar* inputs, const Scalar* s0, Scalar* states, ungulate_result* result) {
-  if (result != nullptr) *result = nullptr;
-  MPI_Comm comm = MPI_COMM_NULL;
+// What every collective entry point checks before its work: a communicator, the arguments on
+// every rank (validate), and the shapes all ranks must share.  Sets comm; returns a code that
+// is the same on every rank once the communicator is known.
+int mpi_preamble(const char* function, ungulate_fint comm_handle, const ungulate_model_s* model,
+                 Arrays a, const void* inputs, const void* states, MPI_Comm& comm) {
   // A communicator is needed before the ranks can agree on anything: these errors are local.
   int code = guarded(function, [&] {
     need_kokkos();
@@ -273,8 +283,7 @@ int solve_mpi(const char* function, const ungulate_model_s* model,
   if (code != UNGULATE_OK) return code;
   code = agree(comm, guarded(function, [&] { validate(model, a, inputs, states, true); }));
   if (code != UNGULATE_OK) return code;
-  // Shapes every rank must share.
-  code = guarded(function, [&] {
+  return guarded(function, [&] {
     long long mine[3] = {a.batch, a.input_size, a.state_size}, low[3], high[3];
     MPI_Allreduce(mine, low, 3, MPI_LONG_LONG, MPI_MIN, comm);
     MPI_Allreduce(mine, high, 3, MPI_LONG_LONG, MPI_MAX, comm);
@@ -287,17 +296,136 @@ int solve_mpi(const char* function, const ungulate_model_s* model,
                                                 std::to_string(low[i]) + " to " +
                                                 std::to_string(high[i]) + ")");
   });
+}
+
+// The time slices of the ranks of comm (throws alike on every rank).
+ungulate::dist::MpiTimeDecomposition slices(MPI_Comm comm, long long local_length) {
+  auto decomp = ungulate::dist::MpiTimeDecomposition::from_local_length(comm, local_length);
+  if (decomp.global_length() < 1)
+    raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the global length (sum of local_length) is 0");
+  return decomp;
+}
+
+template <class Scalar>
+int solve_mpi(const char* function, const ungulate_model_s* model,
+              const ungulate_options_s* options, ungulate_fint comm_handle, Arrays a,
+              const Scalar* inputs, const Scalar* s0, Scalar* states, ungulate_result* result) {
+  if (result != nullptr) *result = nullptr;
+  MPI_Comm comm = MPI_COMM_NULL;
+  const int code = mpi_preamble(function, comm_handle, model, a, inputs, states, comm);
   if (code != UNGULATE_OK) return code;
-  // The slices (throws alike on every rank), then the solve.
   return guarded(function, [&] {
-    const auto decomp = ungulate::dist::MpiTimeDecomposition::from_local_length(comm, a.length);
-    if (decomp.global_length() < 1)
-      raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the global length (sum of local_length) is 0");
+    const auto decomp = slices(comm, a.length);
     const SolverOptions opt = options ? options->options : SolverOptions();
     std::lock_guard<std::mutex> lock(solve_mutex);
     hand_out(solve_model(model->model, opt, a, inputs, s0, states, decomp.rank() == 0, decomp),
              result);
   });
+}
+
+// ---- gradients -----------------------------------------------------------------------------
+
+template <class Scalar>
+struct GradientArrays {
+  const Scalar* inputs;
+  const Scalar* initial_state;
+  const Scalar* states;
+  const Scalar* cotangent;
+  Scalar* grad_inputs;         // may be NULL
+  Scalar* grad_initial_state;  // may be NULL
+  double* grad_weights;        // may be NULL
+};
+
+// Runs ungulate::gradient on the caller's arrays; throws Failure when the adjoint overflowed
+// (the outputs are written first).
+template <class Scalar, class Cell, class Decomposition>
+void gradient_cell(const Cell& cell, const SolverOptions& options, Arrays a,
+                   const GradientArrays<Scalar>& g, bool read_s0, const Decomposition& decomp) {
+  using Memory = ungulate::DefaultExecutionSpace::memory_space;
+  using Host3 = Kokkos::View<const Scalar***, Kokkos::LayoutRight, Kokkos::HostSpace>;
+  using View3 = Kokkos::View<const Scalar***, Kokkos::LayoutRight, Memory>;
+  const std::size_t B = std::size_t(a.batch), T = std::size_t(a.length),
+                    I = std::size_t(a.input_size), D = std::size_t(a.state_size);
+  // The caller's arrays as views of the execution space's memory (copies on a device only).
+  const auto in_memory = [&](const Scalar* data, std::size_t n) -> View3 {
+    const Host3 host(data, B, T, n);
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Memory>::accessible &&
+                  Kokkos::SpaceAccessibility<Memory, Kokkos::HostSpace>::accessible) {
+      return View3(host.data(), B, T, n);
+    } else {
+      Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory> copy("ungulate::c::grad_array", B, T, n);
+      Kokkos::deep_copy(copy, host);
+      return copy;
+    }
+  };
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> initial("ungulate::c::s0", B, D);
+  if (read_s0 && g.initial_state != nullptr)
+    Kokkos::deep_copy(initial, Kokkos::View<const Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>(
+                                   g.initial_state, B, D));
+  ungulate::GradientOptions gopt;
+  gopt.num_chunks = options.num_chunks;
+  const auto r = ungulate::gradient(cell, in_memory(g.inputs, I), initial, in_memory(g.states, D),
+                                    in_memory(g.cotangent, D), gopt, decomp);
+  if (g.grad_inputs != nullptr)
+    Kokkos::deep_copy(
+        Kokkos::View<Scalar***, Kokkos::LayoutRight, Kokkos::HostSpace>(g.grad_inputs, B, T, I),
+        r.inputs);
+  if (g.grad_initial_state != nullptr)
+    Kokkos::deep_copy(
+        Kokkos::View<Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>(g.grad_initial_state, B, D),
+        r.initial_state);
+  if (g.grad_weights != nullptr) std::copy(r.weights.begin(), r.weights.end(), g.grad_weights);
+  if (!std::isfinite(r.max_abs_adjoint))
+    raise(UNGULATE_ERROR_NOT_FINITE,
+          "the adjoint overflowed (max |dL/ds_t| = " + std::to_string(r.max_abs_adjoint) +
+              "): the gradient is not finite; the outputs hold what was computed");
+}
+
+template <class Scalar>
+void validate_gradient(const GradientArrays<Scalar>& g, Arrays a) {
+  if (a.length > 0) need(g.cotangent, "cotangent");
+}
+
+template <class Scalar>
+int gradient_single(const char* function, const ungulate_model_s* model,
+                    const ungulate_options_s* options, Arrays a, const GradientArrays<Scalar>& g) {
+  return guarded(function, [&] {
+    need_kokkos();
+    validate(model, a, g.inputs, g.states, false);
+    validate_gradient(g, a);
+    const SolverOptions opt = options ? options->options : SolverOptions();
+    std::lock_guard<std::mutex> lock(solve_mutex);
+    with_cell<Scalar>(model->model, [&](const auto& cell) {
+      gradient_cell(cell, opt, a, g, true, ungulate::dist::SingleRank());
+    });
+  });
+}
+
+template <class Scalar>
+int gradient_mpi(const char* function, const ungulate_model_s* model,
+                 const ungulate_options_s* options, ungulate_fint comm_handle, Arrays a,
+                 const GradientArrays<Scalar>& g) {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int code = mpi_preamble(function, comm_handle, model, a, g.inputs, g.states, comm);
+  if (code != UNGULATE_OK) return code;
+  code = agree(comm, guarded(function, [&] { validate_gradient(g, a); }));
+  if (code != UNGULATE_OK) return code;
+  return guarded(function, [&] {
+    const auto decomp = slices(comm, a.length);
+    const SolverOptions opt = options ? options->options : SolverOptions();
+    std::lock_guard<std::mutex> lock(solve_mutex);
+    with_cell<Scalar>(model->model, [&](const auto& cell) {
+      gradient_cell(cell, opt, a, g, decomp.rank() == 0, decomp);
+    });
+  });
+}
+
+const std::vector<ungulate::cells::ParameterBlock>& parameter_blocks(const ungulate_model_s& m) {
+  need_kokkos();
+  std::call_once(m.blocks_once, [&] {
+    m.blocks = with_cell<double>(m.model, [](const auto& cell) { return cell.parameter_blocks(); });
+  });
+  return m.blocks;
 }
 
 template <class Getter>
@@ -372,6 +500,8 @@ const char* ungulate_error_string(int code) {
       return "out of memory";
     case UNGULATE_ERROR_INTERNAL:
       return "internal error";
+    case UNGULATE_ERROR_NOT_FINITE:
+      return "result not finite";
     default:
       return "unknown error code";
   }
@@ -387,7 +517,7 @@ int ungulate_model_load(const char* path, const char* group, ungulate_fint comm,
     need(path, "path");
     const MPI_Comm c = communicator(comm);
     const auto file = io::H5File::open(path, c);
-    *model = new ungulate_model_s{io::read_model(file, group ? group : "/model")};
+    *model = new ungulate_model_s(io::read_model(file, group ? group : "/model"));
   });
 }
 
@@ -406,7 +536,7 @@ int ungulate_model_gru(int hidden, int inputs, const double* input_kernel,
     w.recurrent_kernel = copy_array(recurrent_kernel, 3 * H * H, "recurrent_kernel");
     w.input_bias = copy_array(input_bias, 3 * H, "input_bias");
     w.recurrent_bias = copy_array(recurrent_bias, 3 * H, "recurrent_bias");
-    *model = new ungulate_model_s{io::Model{std::move(w)}};
+    *model = new ungulate_model_s(io::Model{std::move(w)});
   });
 }
 
@@ -424,7 +554,7 @@ int ungulate_model_lstm(int hidden, int inputs, const double* weight_ih, const d
     w.weight_hh = copy_array(weight_hh, 4 * H * H, "weight_hh");
     w.bias_ih = copy_array(bias_ih, 4 * H, "bias_ih");
     w.bias_hh = copy_array(bias_hh, 4 * H, "bias_hh");
-    *model = new ungulate_model_s{io::Model{std::move(w)}};
+    *model = new ungulate_model_s(io::Model{std::move(w)});
   });
 }
 
@@ -438,7 +568,7 @@ int ungulate_model_lorenz96(int n, double forcing, double dt, ungulate_model* mo
     if (!std::isfinite(forcing)) raise(UNGULATE_ERROR_INVALID_ARGUMENT, "forcing must be finite");
     if (!(dt > 0) || !std::isfinite(dt))
       raise(UNGULATE_ERROR_INVALID_ARGUMENT, "dt must be finite and > 0");
-    *model = new ungulate_model_s{io::Model{io::Lorenz96Parameters{n, forcing, dt}}};
+    *model = new ungulate_model_s(io::Model{io::Lorenz96Parameters{n, forcing, dt}});
   });
 }
 
@@ -628,6 +758,96 @@ int ungulate_mpi_slice(ungulate_fint comm, long long global_length, long long* f
     *first_step = d.first_step();
     *local_length = d.local_length();
   });
+}
+
+// ---- gradients ---------------------------------------------------------------------------
+
+int ungulate_model_parameter_count(const ungulate_model_s* model, long long* count) {
+  return guarded("ungulate_model_parameter_count", [&] {
+    need(model, "model");
+    need(count, "count");
+    long long n = 0;
+    for (const auto& b : parameter_blocks(*model)) n += (long long)b.size();
+    *count = n;
+  });
+}
+
+int ungulate_model_parameter_block_count(const ungulate_model_s* model, int* count) {
+  return guarded("ungulate_model_parameter_block_count", [&] {
+    need(model, "model");
+    need(count, "count");
+    *count = int(parameter_blocks(*model).size());
+  });
+}
+
+int ungulate_model_parameter_block(const ungulate_model_s* model, int index, const char** name,
+                                   long long* offset, long long* size, int* rank,
+                                   long long* shape) {
+  return guarded("ungulate_model_parameter_block", [&] {
+    need(model, "model");
+    const auto& blocks = parameter_blocks(*model);
+    if (index < 0 || index >= int(blocks.size()))
+      raise(UNGULATE_ERROR_INVALID_ARGUMENT, "index " + std::to_string(index) + " is not in 0.." +
+                                                 std::to_string(int(blocks.size()) - 1));
+    long long first = 0;
+    for (int k = 0; k < index; ++k) first += (long long)blocks[std::size_t(k)].size();
+    const auto& b = blocks[std::size_t(index)];
+    if (b.shape.size() > UNGULATE_MAX_PARAMETER_RANK)
+      raise(UNGULATE_ERROR_INTERNAL, "block " + b.name + " has more dimensions than the API's " +
+                                         std::to_string(UNGULATE_MAX_PARAMETER_RANK));
+    if (name) *name = b.name.c_str();
+    if (offset) *offset = first;
+    if (size) *size = (long long)b.size();
+    if (rank) *rank = int(b.shape.size());
+    if (shape)
+      for (std::size_t k = 0; k < b.shape.size(); ++k) shape[k] = (long long)b.shape[k];
+  });
+}
+
+int ungulate_gradient_f32(const ungulate_model_s* model, const ungulate_options_s* options,
+                          long long batch, long long length, int input_size, const float* inputs,
+                          int state_size, const float* initial_state, const float* states,
+                          const float* cotangent, float* grad_inputs, float* grad_initial_state,
+                          double* grad_weights) {
+  return gradient_single("ungulate_gradient_f32", model, options,
+                         Arrays{batch, length, input_size, state_size},
+                         GradientArrays<float>{inputs, initial_state, states, cotangent,
+                                               grad_inputs, grad_initial_state, grad_weights});
+}
+
+int ungulate_gradient_f64(const ungulate_model_s* model, const ungulate_options_s* options,
+                          long long batch, long long length, int input_size, const double* inputs,
+                          int state_size, const double* initial_state, const double* states,
+                          const double* cotangent, double* grad_inputs, double* grad_initial_state,
+                          double* grad_weights) {
+  return gradient_single("ungulate_gradient_f64", model, options,
+                         Arrays{batch, length, input_size, state_size},
+                         GradientArrays<double>{inputs, initial_state, states, cotangent,
+                                                grad_inputs, grad_initial_state, grad_weights});
+}
+
+int ungulate_gradient_mpi_f32(const ungulate_model_s* model, const ungulate_options_s* options,
+                              ungulate_fint comm, long long batch, long long local_length,
+                              int input_size, const float* inputs, int state_size,
+                              const float* initial_state, const float* states,
+                              const float* cotangent, float* grad_inputs, float* grad_initial_state,
+                              double* grad_weights) {
+  return gradient_mpi("ungulate_gradient_mpi_f32", model, options, comm,
+                      Arrays{batch, local_length, input_size, state_size},
+                      GradientArrays<float>{inputs, initial_state, states, cotangent, grad_inputs,
+                                            grad_initial_state, grad_weights});
+}
+
+int ungulate_gradient_mpi_f64(const ungulate_model_s* model, const ungulate_options_s* options,
+                              ungulate_fint comm, long long batch, long long local_length,
+                              int input_size, const double* inputs, int state_size,
+                              const double* initial_state, const double* states,
+                              const double* cotangent, double* grad_inputs,
+                              double* grad_initial_state, double* grad_weights) {
+  return gradient_mpi("ungulate_gradient_mpi_f64", model, options, comm,
+                      Arrays{batch, local_length, input_size, state_size},
+                      GradientArrays<double>{inputs, initial_state, states, cotangent, grad_inputs,
+                                             grad_initial_state, grad_weights});
 }
 
 // ---- results -----------------------------------------------------------------------------

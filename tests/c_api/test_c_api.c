@@ -74,6 +74,8 @@ static void test_before_initialize(void) {
               UNGULATE_ERROR_NOT_INITIALIZED);
   EXPECT_MESSAGE("ungulate_solve_f64");
   EXPECT_MESSAGE("ungulate_initialize");
+  long long count = -1;
+  EXPECT_CODE(ungulate_model_parameter_count(m, &count), UNGULATE_ERROR_NOT_INITIALIZED);
   ungulate_model loaded = NULL;
   EXPECT_CODE(ungulate_model_load("nowhere.h5", NULL, 0, &loaded), UNGULATE_ERROR_MPI);
   EXPECT_MESSAGE("MPI is not initialised");
@@ -555,6 +557,282 @@ static void test_load(const char* path) {
   EXPECT(missing == NULL);
 }
 
+/* ---- gradients ---------------------------------------------------------------------------- */
+
+enum { GT = 23 }; /* steps of the gradient checks: short, not a power of two */
+
+/* L = sum_t c_t . s_t of the sequential trajectory (double). */
+static double loss(ungulate_model m, const double* x, const double* s0, const double* c,
+                   long long length, int input_size, int state_size) {
+  const long long n = B * length * state_size;
+  double* s = malloc(sizeof(double) * n);
+  ungulate_options o = NULL;
+  EXPECT_OK(ungulate_options_create(&o));
+  EXPECT_OK(ungulate_options_set_method(o, "seq"));
+  EXPECT_OK(ungulate_solve_f64(m, o, B, length, input_size, x, state_size, s0, s, NULL));
+  double l = 0;
+  for (long long k = 0; k < n; ++k) l += c[k] * s[k];
+  ungulate_options_free(o);
+  free(s);
+  return l;
+}
+
+static int close_to(double value, double expected, double relative) {
+  return fabs(value - expected) <= relative * fmax(1.0, fabs(expected));
+}
+
+/* GRU in double: dL/dx, dL/ds0 and dL/dW against central finite differences, the weight
+ * blocks' layout, float against double, and the error paths. */
+static void test_gradient_gru(void) {
+  double wi[3 * H * I], wh[3 * H * H], bi[3 * H], bh[3 * H];
+  for (int k = 0; k < 3 * H * I; ++k) wi[k] = uniform() / sqrt((double)I);
+  for (int k = 0; k < 3 * H * H; ++k) wh[k] = uniform() / sqrt((double)H);
+  for (int k = 0; k < 3 * H; ++k) {
+    bi[k] = 0.1 * uniform();
+    bh[k] = 0.1 * uniform();
+  }
+  ungulate_model m = NULL;
+  EXPECT_OK(ungulate_model_gru(H, I, wi, wh, bi, bh, &m));
+  double x[B * GT * I], s0[B * H], c[B * GT * H], s[B * GT * H];
+  for (int k = 0; k < B * GT * I; ++k) x[k] = uniform();
+  for (int k = 0; k < B * H; ++k) s0[k] = 0.5 * uniform();
+  for (int k = 0; k < B * GT * H; ++k) c[k] = uniform();
+  ungulate_options o = NULL;
+  EXPECT_OK(ungulate_options_create(&o));
+  EXPECT_OK(ungulate_options_set_method(o, "seq"));
+  EXPECT_OK(ungulate_solve_f64(m, o, B, GT, I, x, H, s0, s, NULL));
+
+  /* The weight blocks. */
+  long long count = -1, offset = -1, size = -1, shape[UNGULATE_MAX_PARAMETER_RANK];
+  int blocks = -1, dims = -1;
+  const char* name = NULL;
+  EXPECT_OK(ungulate_model_parameter_count(m, &count));
+  EXPECT(count == 3 * H * I + 3 * H * H + 6 * H);
+  EXPECT_OK(ungulate_model_parameter_block_count(m, &blocks));
+  EXPECT(blocks == 4);
+  EXPECT_OK(ungulate_model_parameter_block(m, 1, &name, &offset, &size, &dims, shape));
+  EXPECT(name != NULL && strcmp(name, "recurrent_kernel") == 0);
+  EXPECT(offset == 3 * H * I && size == 3 * H * H && dims == 3);
+  EXPECT(shape[0] == 3 && shape[1] == H && shape[2] == H);
+  EXPECT_OK(ungulate_model_parameter_block(m, 3, &name, &offset, NULL, NULL, NULL));
+  EXPECT(strcmp(name, "recurrent_bias") == 0 && offset == 3 * H * I + 3 * H * H + 3 * H);
+  EXPECT_CODE(ungulate_model_parameter_block(m, 4, &name, NULL, NULL, NULL, NULL),
+              UNGULATE_ERROR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("index 4");
+
+  double gx[B * GT * I], gs0[B * H];
+  double* gw = malloc(sizeof(double) * (size_t)count);
+  EXPECT_OK(ungulate_gradient_f64(m, NULL, B, GT, I, x, H, s0, s, c, gx, gs0, gw));
+
+  const double eps = 1e-6, tol = 1e-6;
+  const double base = loss(m, x, s0, c, GT, I, H);
+  (void)base;
+  /* Inputs: the first and last step of each sequence, and one in between. */
+  const int probes_x[] = {0, I * (GT / 2) + 1, I * (GT - 1) + 2, GT * I + 4, 2 * GT * I - 1};
+  for (int p = 0; p < 5; ++p) {
+    const int k = probes_x[p];
+    const double keep = x[k];
+    x[k] = keep + eps;
+    const double up = loss(m, x, s0, c, GT, I, H);
+    x[k] = keep - eps;
+    const double down = loss(m, x, s0, c, GT, I, H);
+    x[k] = keep;
+    const double fd = (up - down) / (2 * eps);
+    if (!close_to(gx[k], fd, tol)) fprintf(stderr, "dL/dx[%d] %.10g, FD %.10g\n", k, gx[k], fd);
+    EXPECT(close_to(gx[k], fd, tol));
+  }
+  for (int k = 0; k < B * H; k += 3) {
+    const double keep = s0[k];
+    s0[k] = keep + eps;
+    const double up = loss(m, x, s0, c, GT, I, H);
+    s0[k] = keep - eps;
+    const double down = loss(m, x, s0, c, GT, I, H);
+    s0[k] = keep;
+    const double fd = (up - down) / (2 * eps);
+    if (!close_to(gs0[k], fd, tol)) fprintf(stderr, "dL/ds0[%d] %.10g, FD %.10g\n", k, gs0[k], fd);
+    EXPECT(close_to(gs0[k], fd, tol));
+  }
+  /* One weight of each block, perturbed through a new model. */
+  double* arrays[4] = {wi, wh, bi, bh};
+  const int within[4] = {5, 7, 2, 9};
+  for (int blk = 0; blk < 4; ++blk) {
+    EXPECT_OK(ungulate_model_parameter_block(m, blk, NULL, &offset, NULL, NULL, NULL));
+    double* w = arrays[blk] + within[blk];
+    const double keep = *w;
+    double l[2];
+    for (int side = 0; side < 2; ++side) {
+      *w = keep + (side == 0 ? eps : -eps);
+      ungulate_model mp = NULL;
+      EXPECT_OK(ungulate_model_gru(H, I, wi, wh, bi, bh, &mp));
+      l[side] = loss(mp, x, s0, c, GT, I, H);
+      ungulate_model_free(mp);
+    }
+    *w = keep;
+    const double fd = (l[0] - l[1]) / (2 * eps), g = gw[offset + within[blk]];
+    if (!close_to(g, fd, tol)) fprintf(stderr, "dL/dW block %d: %.10g, FD %.10g\n", blk, g, fd);
+    EXPECT(close_to(g, fd, tol));
+  }
+
+  /* float: the same gradient to float accuracy (states from a float solve). */
+  {
+    float xf[B * GT * I], s0f[B * H], cf[B * GT * H], sf[B * GT * H], gxf[B * GT * I];
+    for (int k = 0; k < B * GT * I; ++k) xf[k] = (float)x[k];
+    for (int k = 0; k < B * H; ++k) s0f[k] = (float)s0[k];
+    for (int k = 0; k < B * GT * H; ++k) cf[k] = (float)c[k];
+    EXPECT_OK(ungulate_solve_f32(m, o, B, GT, I, xf, H, s0f, sf, NULL));
+    double* gwf = malloc(sizeof(double) * (size_t)count);
+    EXPECT_OK(ungulate_gradient_f32(m, NULL, B, GT, I, xf, H, s0f, sf, cf, gxf, NULL, gwf));
+    double scale = 0, e = 0;
+    for (int k = 0; k < B * GT * I; ++k) {
+      scale = fmax(scale, fabs(gx[k]));
+      e = fmax(e, fabs(gx[k] - (double)gxf[k]));
+    }
+    EXPECT(e <= 1e-4 * scale);
+    scale = e = 0;
+    for (long long k = 0; k < count; ++k) {
+      scale = fmax(scale, fabs(gw[k]));
+      e = fmax(e, fabs(gw[k] - gwf[k]));
+    }
+    EXPECT(e <= 1e-4 * scale);
+    free(gwf);
+  }
+
+  /* Only what is asked for is written; the rest may be NULL. */
+  EXPECT_OK(ungulate_gradient_f64(m, NULL, B, GT, I, x, H, NULL, s, c, NULL, NULL, NULL));
+  /* Errors. */
+  EXPECT_CODE(ungulate_gradient_f64(m, NULL, B, GT, I, x, H, s0, s, NULL, gx, gs0, gw),
+              UNGULATE_ERROR_NULL_POINTER);
+  EXPECT_MESSAGE("cotangent is NULL");
+  EXPECT_CODE(ungulate_gradient_f64(m, NULL, B, GT, I, x, H + 1, s0, s, c, gx, gs0, gw),
+              UNGULATE_ERROR_SIZE_MISMATCH);
+  EXPECT_MESSAGE("ungulate_gradient_f64");
+  EXPECT_CODE(ungulate_gradient_f64(NULL, NULL, B, GT, I, x, H, s0, s, c, gx, gs0, gw),
+              UNGULATE_ERROR_NULL_POINTER);
+  EXPECT_CODE(ungulate_gradient_f64(m, NULL, 0, GT, I, x, H, s0, s, c, gx, gs0, gw),
+              UNGULATE_ERROR_INVALID_ARGUMENT);
+  /* An adjoint that overflows is reported, not returned as a number. */
+  {
+    double huge[B * GT * H];
+    for (int k = 0; k < B * GT * H; ++k) huge[k] = 1e308;
+    EXPECT_CODE(ungulate_gradient_f64(m, NULL, B, GT, I, x, H, s0, s, huge, gx, gs0, gw),
+                UNGULATE_ERROR_NOT_FINITE);
+    EXPECT_MESSAGE("not finite");
+  }
+  free(gw);
+  ungulate_options_free(o);
+  ungulate_model_free(m);
+}
+
+/* Lorenz-96: dL/dF (its one weight) against finite differences. */
+static void test_gradient_lorenz96(void) {
+  enum { N = 6 };
+  const double F = 8.0, dt = 0.01;
+  ungulate_model m = NULL;
+  EXPECT_OK(ungulate_model_lorenz96(N, F, dt, &m));
+  double x[B * GT * N], s0[B * N], c[B * GT * N], s[B * GT * N], gw[1] = {0};
+  for (int k = 0; k < B * GT * N; ++k) x[k] = 0.1 * uniform();
+  for (int k = 0; k < B * N; ++k) s0[k] = F + uniform();
+  for (int k = 0; k < B * GT * N; ++k) c[k] = uniform();
+  ungulate_options o = NULL;
+  EXPECT_OK(ungulate_options_create(&o));
+  EXPECT_OK(ungulate_options_set_method(o, "seq"));
+  EXPECT_OK(ungulate_solve_f64(m, o, B, GT, N, x, N, s0, s, NULL));
+  long long count = 0;
+  const char* name = NULL;
+  EXPECT_OK(ungulate_model_parameter_count(m, &count));
+  EXPECT(count == 1);
+  EXPECT_OK(ungulate_model_parameter_block(m, 0, &name, NULL, NULL, NULL, NULL));
+  EXPECT(strcmp(name, "F") == 0);
+  EXPECT_OK(ungulate_gradient_f64(m, NULL, B, GT, N, x, N, s0, s, c, NULL, NULL, gw));
+  const double eps = 1e-6;
+  double l[2];
+  for (int side = 0; side < 2; ++side) {
+    ungulate_model mp = NULL;
+    EXPECT_OK(ungulate_model_lorenz96(N, F + (side == 0 ? eps : -eps), dt, &mp));
+    l[side] = loss(mp, x, s0, c, GT, N, N);
+    ungulate_model_free(mp);
+  }
+  const double fd = (l[0] - l[1]) / (2 * eps);
+  if (!close_to(gw[0], fd, 1e-6)) fprintf(stderr, "dL/dF %.10g, FD %.10g\n", gw[0], fd);
+  EXPECT(close_to(gw[0], fd, 1e-6));
+  ungulate_options_free(o);
+  ungulate_model_free(m);
+}
+
+/* Under MPI: the gradient over uneven slices equals the single-process one. */
+static void test_gradient_mpi(void) {
+  const ungulate_fint comm = MPI_Comm_c2f(MPI_COMM_WORLD);
+  ungulate_model m = random_gru();
+  long long total = 0, first = 0, local = 0, count = 0;
+  for (int q = 0; q < ranks; ++q) { /* rank r owns 9 + 5 r steps */
+    const long long nq = 9 + 5 * q;
+    if (q < rank) first += nq;
+    if (q == rank) local = nq;
+    total += nq;
+  }
+  EXPECT_OK(ungulate_model_parameter_count(m, &count));
+  double* x = malloc(sizeof(double) * B * total * I);
+  double* s = malloc(sizeof(double) * B * total * H);
+  double* c = malloc(sizeof(double) * B * total * H);
+  double* gx = malloc(sizeof(double) * B * total * I);
+  double* gw = malloc(sizeof(double) * (size_t)count);
+  double* xs = malloc(sizeof(double) * B * local * I);
+  double* ss = malloc(sizeof(double) * B * local * H);
+  double* cs = malloc(sizeof(double) * B * local * H);
+  double* gxs = malloc(sizeof(double) * B * local * I);
+  double* gws = malloc(sizeof(double) * (size_t)count);
+  double s0[B * H], gs0[B * H], gs0s[B * H];
+  for (long long k = 0; k < B * total * I; ++k) x[k] = uniform();
+  for (long long k = 0; k < B * total * H; ++k) c[k] = uniform();
+  for (int k = 0; k < B * H; ++k) s0[k] = 0.3 * uniform();
+  ungulate_options o = NULL;
+  EXPECT_OK(ungulate_options_create(&o));
+  EXPECT_OK(ungulate_options_set_method(o, "seq"));
+  EXPECT_OK(ungulate_solve_f64(m, o, B, total, I, x, H, s0, s, NULL));
+  EXPECT_OK(ungulate_gradient_f64(m, NULL, B, total, I, x, H, s0, s, c, gx, gs0, gw));
+  for (int b = 0; b < B; ++b)
+    for (long long t = 0; t < local; ++t) {
+      for (int i = 0; i < I; ++i) xs[(b * local + t) * I + i] = x[(b * total + first + t) * I + i];
+      for (int i = 0; i < H; ++i) {
+        ss[(b * local + t) * H + i] = s[(b * total + first + t) * H + i];
+        cs[(b * local + t) * H + i] = c[(b * total + first + t) * H + i];
+      }
+    }
+  EXPECT_OK(ungulate_gradient_mpi_f64(m, NULL, comm, B, local, I, xs, H, rank == 0 ? s0 : NULL, ss,
+                                      cs, gxs, gs0s, gws));
+  double e = 0, scale = 0;
+  for (int b = 0; b < B; ++b)
+    for (long long t = 0; t < local; ++t)
+      for (int i = 0; i < I; ++i) {
+        const double want = gx[(b * total + first + t) * I + i];
+        scale = fmax(scale, fabs(want));
+        e = fmax(e, fabs(gxs[(b * local + t) * I + i] - want));
+      }
+  if (!(e <= 1e-10 * scale)) fprintf(stderr, "[rank %d] mpi dL/dx error %g\n", rank, e);
+  EXPECT(e <= 1e-10 * scale);
+  e = scale = 0;
+  for (int k = 0; k < B * H; ++k) {
+    scale = fmax(scale, fabs(gs0[k]));
+    e = fmax(e, fabs(gs0s[k] - gs0[k]));
+  }
+  EXPECT(e <= 1e-10 * scale);
+  e = scale = 0;
+  for (long long k = 0; k < count; ++k) {
+    scale = fmax(scale, fabs(gw[k]));
+    e = fmax(e, fabs(gws[k] - gw[k]));
+  }
+  if (!(e <= 1e-10 * scale)) fprintf(stderr, "[rank %d] mpi dL/dW error %g\n", rank, e);
+  EXPECT(e <= 1e-10 * scale);
+  /* A missing cotangent on one rank fails every rank. */
+  EXPECT_CODE(ungulate_gradient_mpi_f64(m, NULL, comm, B, local, I, xs, H, s0, ss,
+                                        rank == ranks - 1 ? NULL : cs, gxs, gs0s, gws),
+              UNGULATE_ERROR_NULL_POINTER);
+  EXPECT_MESSAGE("cotangent is NULL");
+  free(x), free(s), free(c), free(gx), free(gw), free(xs), free(ss), free(cs), free(gxs), free(gws);
+  ungulate_options_free(o);
+  ungulate_model_free(m);
+}
+
 /* Usage: test_c_api [MODEL.h5] */
 int main(int argc, char** argv) {
   const char* model_path = argc > 1 ? argv[1] : NULL;
@@ -572,8 +850,11 @@ int main(int argc, char** argv) {
     test_errors();
     test_history();
     test_threads();
+    test_gradient_gru();
+    test_gradient_lorenz96();
   }
   test_mpi();
+  test_gradient_mpi();
   if (model_path != NULL) test_load(model_path);
   EXPECT_OK(ungulate_finalize());
   EXPECT(ungulate_is_initialized() == 0);
