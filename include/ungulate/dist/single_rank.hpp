@@ -2,6 +2,7 @@
 // The decomposition of a sequence over processes, as solvers see it.  Each process owns the
 // contiguous time slice [first_step, first_step + local_length) of every sequence.  A
 // decomposition provides:
+//   size()                                number of processes sharing the sequence
 //   global_length(local)                  T of the whole sequence
 //   first_step()                          global index of the slice's first step
 //   starts_sequence(), ends_sequence()    does this slice hold step 0 / step T-1?
@@ -25,6 +26,7 @@
 namespace ungulate::dist {
 
 struct SingleRank {
+  int size() const { return 1; }
   long long global_length(long long local) const { return local; }
   long long first_step() const { return 0; }
   bool starts_sequence() const { return true; }

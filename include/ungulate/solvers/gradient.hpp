@@ -21,9 +21,15 @@
 // gradient of a different, decoupled recurrence: an approximation whose error is the
 // off-diagonal coupling, not a gradient of L.  It is deliberately not offered here.
 //
-// Cost per step: one dense Jacobian (twice: the scan's two passes), a D x D product in the
-// reduce pass (O(D^3), as a DEER iteration), one vjp; memory: lambda (B, T, D) besides the
-// inputs, states, cotangents and input gradients.
+// Two strategies (GradientOptions::num_chunks):
+//  * the time-parallel scan (any number of processes): per step one dense Jacobian (twice: the
+//    scan's two passes), a D x D product in the reduce pass (O(D^3), as a DEER iteration), then
+//    one vjp in a separate pass;
+//  * the fused reverse sweep (one process, parallel over the batch): since J_{t+1}^T lambda_{t+1}
+//    is the state part of the vjp at step t+1, one vjp per step gives the adjoint recurrence's
+//    carry, dL/dx and the weight terms together, O(D (D + I)) per step like backpropagation.
+//    Where B x D covers the hardware's parallelism (every CPU) it does ~D times less work.
+// Memory: lambda (B, T, D) besides the inputs, states, cotangents and input gradients.
 #include <Kokkos_Core.hpp>
 #include <Kokkos_Timer.hpp>
 
@@ -45,7 +51,11 @@
 namespace ungulate {
 
 struct GradientOptions {
-  /// Chunks per sequence of the adjoint scan (<= 0: scan::default_chunks).
+  /// Chunks per sequence of the adjoint scan.  1 on one process: the fused reverse sweep (one
+  /// vjp per step, parallel over the batch only).  <= 0 chooses: the sweep when one process
+  /// holds the whole sequence and batch x state size covers the execution space's concurrency
+  /// (always on CPUs: a time-parallel dense scan costs about D times the sweep's work), else
+  /// scan::default_chunks.
   int num_chunks = -1;
   /// Chunks per sequence of the vjp pass that sums the weight gradient (<= 0: as the scan's,
   /// capped so that the per-chunk partial sums, B x chunks x parameter_count doubles, stay
@@ -164,6 +174,39 @@ struct AccumulateVjp {
   }
 };
 
+/// The fused reverse sweep, one work item per sequence: lambda_t = g_t + c_t, where the carry
+/// c_t = J_{t+1}^T lambda_{t+1} is the state part of the vjp at step t+1, which also writes
+/// dL/dx_{t+1} and adds step t+1's weight terms.  At t = 0 the state part is dL/ds_0.
+template <class Cell, class Memory>
+struct ReverseSweep {
+  using Scalar = typename Cell::value_type;
+  Cell cell;
+  Kokkos::View<const Scalar***, Kokkos::LayoutRight, Memory> inputs, states, cotangent;
+  Kokkos::View<const Scalar**, Kokkos::LayoutRight, Memory> previous;
+  Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory> adjoint, grad_inputs;
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> grad_initial, carry;
+  Kokkos::View<double*, Kokkos::LayoutRight, Memory> partial;  // B x P
+  int P;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int b, Scalar& max_value) const {
+    const int T = int(states.extent(1)), D = int(states.extent(2));
+    double* acc = P > 0 ? partial.data() + std::size_t(b) * P : nullptr;
+    for (int p = 0; p < P; ++p) acc[p] = 0;
+    Scalar* c = &carry(b, 0);
+    for (int t = T - 1; t >= 0; --t) {
+      Scalar* lambda = &adjoint(b, t, 0);
+      for (int i = 0; i < D; ++i) {
+        lambda[i] = cotangent(b, t, i) + (t + 1 < T ? c[i] : Scalar(0));
+        const Scalar a = math::abs_or_inf(lambda[i]);
+        if (a > max_value) max_value = a;
+      }
+      const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
+      cell.vjp(h, &inputs(b, t, 0), lambda, t == 0 ? &grad_initial(b, 0) : c, &grad_inputs(b, t, 0),
+               acc);
+    }
+  }
+};
+
 template <class ExecSpace, class Cell, class Decomposition>
 Gradient<Cell, ExecSpace> gradient(
     const Cell& cell,
@@ -198,32 +241,56 @@ Gradient<Cell, ExecSpace> gradient(
   View2 next_input("ungulate::grad_next_input", B, I);
   decomp.exchange_next_input(inputs, next_input);
 
-  // 1. The adjoint: lambda_t = J_{t+1}^T lambda_{t+1} + g_t, a reverse affine scan.
-  const int chunks = opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
-  const AdjointElements<Cell, Memory> gen{
-      cell, inputs, states, cotangent, next_input, decomp.ends_sequence(), D, T};
-  scan::ChunkedScan<Op, ExecSpace> adjoint_scan(Op{D}, B, T, chunks, gen.scratch_size());
-  adjoint_scan.reduce_chunks(gen, Direction::Reverse);
-  decomp.carry_in(adjoint_scan, Direction::Reverse);
-  const Scalar max_adjoint =
-      adjoint_scan.finish(gen, StoreAdjoint<Scalar, Memory>{out.adjoint}, Direction::Reverse);
-  out.max_abs_adjoint = decomp.max_all(double(max_adjoint));
+  const int concurrency = ExecSpace().concurrency();
+  const bool one_process = decomp.size() == 1;
+  const bool fits = P == 0 || double(B) * P * sizeof(double) <= opt.partial_sum_budget;
+  const bool sweep =
+      one_process && fits &&
+      (opt.num_chunks == 1 || (opt.num_chunks <= 0 && double(B) * D >= double(concurrency)));
+  int items = 0;
+  Kokkos::View<double*, Kokkos::LayoutRight, Memory> partial;
+  if (sweep) {
+    // 1+2 fused: the adjoint, dL/dx_t, dL/ds_0 and one partial weight sum per sequence.
+    items = B;
+    partial = Kokkos::View<double*, Kokkos::LayoutRight, Memory>(
+        Kokkos::view_alloc("ungulate::grad_weight_partials", Kokkos::WithoutInitializing),
+        std::size_t(items) * std::size_t(P));
+    View2 carry(Kokkos::view_alloc("ungulate::grad_carry", Kokkos::WithoutInitializing), B, D);
+    Scalar max_adjoint = Scalar(0);
+    Kokkos::parallel_reduce(
+        "ungulate::gradient::reverse_sweep", Kokkos::RangePolicy<ExecSpace>(0, B),
+        ReverseSweep<Cell, Memory>{cell, inputs, states, cotangent, previous, out.adjoint,
+                                   out.inputs, out.initial_state, carry, partial, P},
+        Kokkos::Max<Scalar>(max_adjoint));
+    out.max_abs_adjoint = double(B > 0 && T > 0 ? max_adjoint : Scalar(0));
+  } else {
+    // 1. The adjoint: lambda_t = J_{t+1}^T lambda_{t+1} + g_t, a reverse affine scan.
+    const int chunks = opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
+    const AdjointElements<Cell, Memory> gen{
+        cell, inputs, states, cotangent, next_input, decomp.ends_sequence(), D, T};
+    scan::ChunkedScan<Op, ExecSpace> adjoint_scan(Op{D}, B, T, chunks, gen.scratch_size());
+    adjoint_scan.reduce_chunks(gen, Direction::Reverse);
+    decomp.carry_in(adjoint_scan, Direction::Reverse);
+    const Scalar max_adjoint =
+        adjoint_scan.finish(gen, StoreAdjoint<Scalar, Memory>{out.adjoint}, Direction::Reverse);
+    out.max_abs_adjoint = decomp.max_all(double(max_adjoint));
 
-  // 2. The vjps at (s_{t-1}, x_t) with lambda_t: dL/dx_t, dL/ds_0, partial weight sums.
-  int acc_chunks = opt.accumulation_chunks > 0 ? opt.accumulation_chunks : adjoint_scan.chunks();
-  if (P > 0 && B > 0) {
-    const double per_chunk = double(B) * P * sizeof(double);
-    acc_chunks = std::max(1, std::min(acc_chunks, int(opt.partial_sum_budget / per_chunk)));
+    // 2. The vjps at (s_{t-1}, x_t) with lambda_t: dL/dx_t, dL/ds_0, partial weight sums.
+    int acc_chunks = opt.accumulation_chunks > 0 ? opt.accumulation_chunks : adjoint_scan.chunks();
+    if (P > 0 && B > 0) {
+      const double per_chunk = double(B) * P * sizeof(double);
+      acc_chunks = std::max(1, std::min(acc_chunks, int(opt.partial_sum_budget / per_chunk)));
+    }
+    const scan::ChunkLayout layout(T, acc_chunks);
+    items = B * layout.chunks;
+    partial = Kokkos::View<double*, Kokkos::LayoutRight, Memory>(
+        Kokkos::view_alloc("ungulate::grad_weight_partials", Kokkos::WithoutInitializing),
+        std::size_t(items) * std::size_t(P));
+    Kokkos::parallel_for("ungulate::gradient::vjp", Kokkos::RangePolicy<ExecSpace>(0, items),
+                         AccumulateVjp<Cell, Memory>{cell, inputs, states, out.adjoint, previous,
+                                                     out.inputs, out.initial_state, partial, layout,
+                                                     P, decomp.starts_sequence()});
   }
-  const scan::ChunkLayout layout(T, acc_chunks);
-  const int items = B * layout.chunks;
-  Kokkos::View<double*, Kokkos::LayoutRight, Memory> partial(
-      Kokkos::view_alloc("ungulate::grad_weight_partials", Kokkos::WithoutInitializing),
-      std::size_t(items) * std::size_t(P));
-  Kokkos::parallel_for(
-      "ungulate::gradient::vjp", Kokkos::RangePolicy<ExecSpace>(0, items),
-      AccumulateVjp<Cell, Memory>{cell, inputs, states, out.adjoint, previous, out.inputs,
-                                  out.initial_state, partial, layout, P, decomp.starts_sequence()});
   // Sum the partials over the items in a fixed order (deterministic).
   Kokkos::View<double*, Kokkos::LayoutRight, Memory> total("ungulate::grad_weights",
                                                            std::size_t(P));
