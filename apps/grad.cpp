@@ -210,7 +210,15 @@ int grad_typed(const GradConfig& cfg, const GradProblem& p, const World& world,
         if (root && !cfg.quiet)
           std::printf("gradient: %.3f s (trajectory %.3f s), max |dL/ds_t| %.3g -> %s\n", seconds,
                       trajectory_seconds, g.max_abs_adjoint, cfg.output.c_str());
-        return std::isfinite(g.max_abs_adjoint) ? 0 : 4;
+        if (!std::isfinite(g.max_abs_adjoint)) {
+          if (root)
+            std::fprintf(stderr,
+                         "ungulate grad: the adjoint overflowed (max |dL/ds_t| = %g): the "
+                         "gradients in %s are not finite (written for inspection)\n",
+                         g.max_abs_adjoint, cfg.output.c_str());
+          return 4;
+        }
+        return 0;
       },
       p.model.cell);
 }
@@ -253,8 +261,8 @@ int grad_command(int argc, char** argv, int first) {
       "without it, computed first with --method (default seq: sequential evaluation).\n"
       "Writes /grad/inputs (batch, time, input_size), /grad/initial_state (batch, state) and\n"
       "/grad/model/<name> for every weight of the model (same names and shapes; Lorenz-96:\n"
-      "F, shape (1)), by a reverse (adjoint) scan with the exact dense Jacobian. The output\n"
-      "appears only when complete. Exit code: 0 done, 2 bad input, 3/4 the trajectory did\n"
+      "F, shape (1)), by the exact adjoint recurrence (a reverse sweep per sequence in one\n"
+      "process, a reverse scan across ranks). The output appears only when complete. Exit code: 0 done, 2 bad input, 3/4 the trajectory did\n"
       "not converge / diverged (4 also: the gradient overflowed).");
   args.option("model", "FILE", "HDF5 file with the model group /model");
   args.option("input", "FILE", "HDF5 file with /inputs (and optionally /initial_state)");

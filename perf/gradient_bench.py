@@ -3,16 +3,19 @@
 through jax.lax.scan of the same GRU (perf/baselines.py's), on the same HDF5 data.
 
 The loss is L = sum_{b,t,i} C[b,t,i] s[b,t,i] with a random cotangent C, so dL/ds_t = C_t
-and `ungulate grad` and jax.grad compute the same thing.  Reports, as one JSON object:
-  ungulate_grad   seconds (library time of the gradient, given the trajectory), wall seconds
-                  of the process, peak memory (perf/maxrss.py)
-  deer_iteration  seconds per DEER iteration on the same data (for scale: the gradient is one
-                  reverse dense scan, the same work as one DEER iteration plus the vjps)
+and `ungulate grad` and jax.grad compute the same thing.  jax.grad runs the forward lax.scan
+too, so for each ungulate configuration both the gradient alone (trajectory given) and
+forward (sequential `ungulate run`) + gradient are reported.  One JSON object:
+  ungulate        per configuration (serial: --exe, 1 thread; omp-1 / omp-2: --omp-exe with
+                  1 / 2 OpenMP threads; ranks-2: --exe under mpirun -np 2): gradient seconds
+                  (library time, median), forward seconds (median), gradient peak memory
+  deer_iteration  seconds per DEER iteration on the same data (--exe, for scale)
   jax_grad        median seconds of the jitted gradient (compiled and warmed up first), peak
                   memory of its process
   agreement       max |ungulate - jax| / max |jax| of every gradient (float32 both)
 
-  perf/.venv/bin/python perf/gradient_bench.py --length 10000 --batch 16 --hidden 16
+  perf/.venv/bin/python perf/gradient_bench.py --length 10000 --batch 16 --hidden 16 \
+      --omp-exe build-omp/apps/ungulate
 """
 import argparse
 import json
@@ -27,15 +30,16 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import find_exe  # noqa: E402
+from common import find_exe, mpi_prefix  # noqa: E402
 
 MAXRSS = os.path.join(HERE, "maxrss.py")
 NAMES = ["input_kernel", "recurrent_kernel", "input_bias", "recurrent_bias"]
 
 
-def measured(cmd):
+def measured(cmd, env=None):
     """Runs cmd under maxrss.py: (stdout, peak MiB)."""
-    p = subprocess.run([sys.executable, MAXRSS, "--", *cmd], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, MAXRSS, "--", *cmd], capture_output=True, text=True,
+                       env=env)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
     peak = float(re.search(r"maxrss_mb ([0-9.]+)", p.stderr).group(1))
@@ -95,6 +99,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--exe", help="ungulate program (default build/apps/ungulate)")
+    ap.add_argument("--omp-exe", help="an ungulate program built on OpenMP Kokkos (adds the "
+                    "omp-1 and omp-2 configurations)")
+    ap.add_argument("--no-ranks", action="store_true", help="skip the 2-rank configuration")
     ap.add_argument("--workdir", help="where the HDF5 files go (default: a temporary folder)")
     ap.add_argument("--jax-worker", nargs=3, metavar=("DATA", "COTANGENT", "OUT"),
                     help=argparse.SUPPRESS)
@@ -118,16 +125,44 @@ def main():
     subprocess.run([exe, "run", "--model", data, "--input", data, "-o", states, "--method",
                     "seq", "--quiet", "--force"], check=True, capture_output=True)
 
-    # ungulate grad, the trajectory given: the library's own time (median) and the process'.
-    runs = []
-    for _ in range(args.repeats):
-        out, peak = measured([exe, "grad", "--model", data, "--input", data, "--cotangent", cot,
-                              "--states", states, "-o", ours, "--force"])
-        with h5py.File(ours, "r") as f:
-            seconds = float(f.attrs["seconds"])
-        runs.append((seconds, peak))
-    runs.sort()
-    grad_seconds, grad_peak = runs[len(runs) // 2]
+    # Each configuration: the gradient with the trajectory given (library time, median, and
+    # the process' peak memory), and the forward sequential pass (library time, median).
+    def env_with(**extra):
+        env = dict(os.environ)
+        env.update(extra)
+        return env
+
+    configs = [("serial", [], exe, env_with())]
+    if args.omp_exe:
+        configs += [("omp-1", [], args.omp_exe, env_with(OMP_NUM_THREADS="1")),
+                    ("omp-2", [], args.omp_exe,
+                     env_with(OMP_NUM_THREADS="2", OMP_PROC_BIND="spread", OMP_PLACES="threads"))]
+    if not args.no_ranks:
+        configs.append(("ranks-2", mpi_prefix(2), exe, env_with()))
+    forward = os.path.join(work, "forward.h5")
+    ungulate = {}
+    for name, prefix, program, env in configs:
+        runs, forwards = [], []
+        for _ in range(args.repeats):
+            out, peak = measured(prefix + [program, "grad", "--model", data, "--input", data,
+                                           "--cotangent", cot, "--states", states, "-o", ours,
+                                           "--force"], env)
+            with h5py.File(ours, "r") as f:
+                runs.append((float(f.attrs["seconds"]), peak))
+            subprocess.run(prefix + [program, "run", "--model", data, "--input", data, "-o",
+                                     forward, "--method", "seq", "--quiet", "--force"],
+                           check=True, capture_output=True, env=env)
+            with h5py.File(forward, "r") as f:
+                forwards.append(float(f.attrs["seconds"]))
+        runs.sort()
+        forwards.sort()
+        g, peak = runs[len(runs) // 2]
+        fwd = forwards[len(forwards) // 2]
+        ungulate[name] = {"grad_seconds": g, "forward_seconds": fwd,
+                          "forward_plus_grad_seconds": g + fwd, "grad_maxrss_mb": peak}
+    # The agreement check below reads the last configuration's output: write the serial one.
+    measured([exe, "grad", "--model", data, "--input", data, "--cotangent", cot, "--states",
+              states, "-o", ours, "--force"])
 
     # One DEER iteration on the same data (two iterations, the second timed by the log).
     p = subprocess.run([exe, "run", "--model", data, "--input", data, "-o", deer, "--method",
@@ -150,7 +185,7 @@ def main():
     print(json.dumps({
         "config": {"batch": B, "length": T, "hidden": H, "precision": "float32",
                    "repeats": args.repeats, "cpus": os.cpu_count()},
-        "ungulate_grad": {"seconds": grad_seconds, "maxrss_mb": grad_peak},
+        "ungulate": ungulate,
         "deer_iteration": {"seconds": deer_iteration, "exit_code": p.returncode},
         "jax_grad": {"seconds": jax_result["seconds"],
                      "compile_seconds": jax_result["compile_seconds"], "maxrss_mb": jax_peak,
