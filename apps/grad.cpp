@@ -287,15 +287,10 @@ int grad_command(int argc, char** argv, int first) {
   GradProblem problem;
   all_or_none(world, [&] { problem = inspect_grad_problem(cfg, world); });
   const long long T = static_cast<long long>(problem.length);
-  if (world.size == 1) {
-    const dist::SingleRank decomp;
-    return cfg.use_double ? grad_typed<double>(cfg, problem, world, decomp, T)
-                          : grad_typed<float>(cfg, problem, world, decomp, T);
-  }
-  const dist::MpiTimeDecomposition decomp(world.comm, T);
-  const long long local = decomp.local_length();
-  return cfg.use_double ? grad_typed<double>(cfg, problem, world, decomp, local)
-                        : grad_typed<float>(cfg, problem, world, decomp, local);
+  return with_precision_and_decomposition(
+      world, cfg.use_double, T, [&](auto scalar, const auto& decomp, long long local) {
+        return grad_typed<decltype(scalar)>(cfg, problem, world, decomp, local);
+      });
 }
 
 }  // namespace ungulate::app

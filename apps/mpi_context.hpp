@@ -5,6 +5,8 @@
 #include <exception>
 #include <string>
 
+#include "ungulate/dist/mpi_decomposition.hpp"
+#include "ungulate/dist/single_rank.hpp"
 #include "ungulate/io/h5file.hpp"
 
 namespace ungulate::app {
@@ -39,6 +41,20 @@ void all_or_none(const World& world, Step&& step) {
   message.resize(std::size_t(length));
   MPI_Bcast(message.data(), length, MPI_CHAR, first, world.comm);
   throw io::Error(message);
+}
+
+/// Calls body(Scalar{}, decomp, local_length) with the precision chosen (double or float) and
+/// the decomposition of T steps over the world: dist::SingleRank on one rank (no MPI in the
+/// solver's path), dist::MpiTimeDecomposition otherwise.  Returns what body returns.
+template <class Body>
+int with_precision_and_decomposition(const World& world, bool use_double, long long T,
+                                     Body&& body) {
+  const auto typed = [&](const auto& decomp, long long local) {
+    return use_double ? body(double{}, decomp, local) : body(float{}, decomp, local);
+  };
+  if (world.size == 1) return typed(dist::SingleRank(), T);
+  const dist::MpiTimeDecomposition decomp(world.comm, T);
+  return typed(decomp, decomp.local_length());
 }
 
 }  // namespace ungulate::app

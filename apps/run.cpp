@@ -544,15 +544,10 @@ int run_command(int argc, char** argv, int first) {
   Problem problem;
   all_or_none(world, [&] { problem = inspect_problem(cfg, world); });
   const long long T = static_cast<long long>(problem.length);
-  if (world.size == 1) {
-    const dist::SingleRank decomp;
-    return cfg.use_double ? run_typed<double>(cfg, problem, world, decomp, T)
-                          : run_typed<float>(cfg, problem, world, decomp, T);
-  }
-  const dist::MpiTimeDecomposition decomp(world.comm, T);
-  const long long local = decomp.local_length();
-  return cfg.use_double ? run_typed<double>(cfg, problem, world, decomp, local)
-                        : run_typed<float>(cfg, problem, world, decomp, local);
+  return with_precision_and_decomposition(
+      world, cfg.use_double, T, [&](auto scalar, const auto& decomp, long long local) {
+        return run_typed<decltype(scalar)>(cfg, problem, world, decomp, local);
+      });
 }
 
 }  // namespace ungulate::app
