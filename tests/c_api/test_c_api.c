@@ -36,15 +36,19 @@ static double uniform(void) { /* [-1, 1) */
 enum { H = 4, I = 3, B = 2 };
 static const long long T = 300;
 
-/* A random GRU with kernels ~ 1/sqrt(fan-in): predictable, every method converges. */
-static ungulate_model random_gru(void) {
-  double wi[3 * H * I], wh[3 * H * H], bi[3 * H], bh[3 * H];
+/* Random GRU weights with kernels ~ 1/sqrt(fan-in): predictable, every method converges. */
+static void random_gru_weights(double* wi, double* wh, double* bi, double* bh) {
   for (int k = 0; k < 3 * H * I; ++k) wi[k] = uniform() / sqrt((double)I);
   for (int k = 0; k < 3 * H * H; ++k) wh[k] = uniform() / sqrt((double)H);
   for (int k = 0; k < 3 * H; ++k) {
     bi[k] = 0.1 * uniform();
     bh[k] = 0.1 * uniform();
   }
+}
+
+static ungulate_model random_gru(void) {
+  double wi[3 * H * I], wh[3 * H * H], bi[3 * H], bh[3 * H];
+  random_gru_weights(wi, wh, bi, bh);
   ungulate_model m = NULL;
   EXPECT_OK(ungulate_model_gru(H, I, wi, wh, bi, bh, &m));
   return m;
@@ -585,12 +589,7 @@ static int close_to(double value, double expected, double relative) {
  * blocks' layout, float against double, and the error paths. */
 static void test_gradient_gru(void) {
   double wi[3 * H * I], wh[3 * H * H], bi[3 * H], bh[3 * H];
-  for (int k = 0; k < 3 * H * I; ++k) wi[k] = uniform() / sqrt((double)I);
-  for (int k = 0; k < 3 * H * H; ++k) wh[k] = uniform() / sqrt((double)H);
-  for (int k = 0; k < 3 * H; ++k) {
-    bi[k] = 0.1 * uniform();
-    bh[k] = 0.1 * uniform();
-  }
+  random_gru_weights(wi, wh, bi, bh);
   ungulate_model m = NULL;
   EXPECT_OK(ungulate_model_gru(H, I, wi, wh, bi, bh, &m));
   double x[B * GT * I], s0[B * H], c[B * GT * H], s[B * GT * H];
