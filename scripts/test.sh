@@ -49,7 +49,7 @@ if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
           -DUNGULATE_TSAN=ON -DUNGULATE_ENABLE_APPS=OFF -DUNGULATE_ENABLE_MPI=OFF \
           -DUNGULATE_ENABLE_HDF5=OFF -DKokkos_ROOT="$ROOT/install-kokkos-openmp-clang" \
           -DKokkosKernels_ROOT="$ROOT/install-kokkos-openmp-clang"
-    TSAN_TESTS=(test_scan_elements test_chunked_scan test_kalman test_convergence)
+    TSAN_TESTS=(test_scan_elements test_chunked_scan test_kalman test_convergence test_gradient)
     cmake --build build-tsan -j"$JOBS" --target "${TSAN_TESTS[@]}"
     for t in "${TSAN_TESTS[@]}"; do
       OMP_NUM_THREADS=2 OMP_TOOL_LIBRARIES="$ARCHER" \
