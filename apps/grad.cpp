@@ -261,9 +261,9 @@ int grad_command(int argc, char** argv, int first) {
       "without it, computed first with --method (default seq: sequential evaluation).\n"
       "Writes /grad/inputs (batch, time, input_size), /grad/initial_state (batch, state) and\n"
       "/grad/model/<name> for every weight of the model (same names and shapes; Lorenz-96:\n"
-      "F, shape (1)), by the exact adjoint recurrence (a reverse sweep per sequence in one\n"
-      "process, a reverse scan across ranks). The output appears only when complete. Exit code: 0 "
-      "done, 2 bad input, 3/4 the trajectory did\n"
+      "F, shape (1)), by the exact adjoint recurrence (a reverse sweep per sequence,\n"
+      "pipelined across ranks; a reverse scan with more ranks than sequences). The output\n"
+      "appears only when complete. Exit code: 0 done, 2 bad input, 3/4 the trajectory did\n"
       "not converge / diverged (4 also: the gradient overflowed).");
   args.option("model", "FILE", "HDF5 file with the model group /model");
   args.option("input", "FILE", "HDF5 file with /inputs (and optionally /initial_state)");

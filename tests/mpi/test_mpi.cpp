@@ -456,7 +456,8 @@ TEST(MpiSolvers, DivergenceOnOneRankIsSeenByAll) {
 
 // ---------------------------------------------------------------------------------------
 // Gradients across ranks: each rank's slice of dL/dx, and dL/ds_0 and the weight gradient on
-// every rank, equal the single-rank gradient (T = 1, T < ranks, T not a power of two).
+// every rank, equal the single-rank gradient (T = 1, T < ranks, T not a power of two), by
+// the reverse scan (chunks 3), the pipelined reverse sweep (chunks 1) and the default.
 
 double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
   double diff = 0, scale = 0;
@@ -475,7 +476,7 @@ std::vector<double> host_values(const V& v) {
 
 template <class Cell>
 void gradient_matches_single_rank(const Cell& cell, int T, int B, double s0_value,
-                                  const std::string& name) {
+                                  const std::string& name, int chunks) {
   using S = typename Cell::value_type;
   const int D = cell.state_size(), I = cell.input_size();
   const MpiTimeDecomposition decomp(MPI_COMM_WORLD, T);
@@ -492,11 +493,12 @@ void gradient_matches_single_rank(const Cell& cell, int T, int B, double s0_valu
   ungulate::solve(cell, x_full, s0, s_full, opt);
   ungulate::solve(cell, x_local, s0, s_local, opt, decomp);
   ungulate::GradientOptions gopt;
-  gopt.num_chunks = 3;
-  const auto single = ungulate::gradient(cell, x_full, s0, s_full, g_full, gopt);
+  gopt.num_chunks = chunks;
+  const auto single = ungulate::gradient(cell, x_full, s0, s_full, g_full);
   const auto dist = ungulate::gradient(cell, x_local, s0, s_local, g_local, gopt, decomp);
-  const std::string what =
-      name + " T=" + std::to_string(T) + " rank " + std::to_string(world_rank());
+  const std::string what = name + " T=" + std::to_string(T) + " B=" + std::to_string(B) +
+                           " chunks " + std::to_string(chunks) + " rank " +
+                           std::to_string(world_rank());
   const double tol = sizeof(S) == 4 ? 1e-5 : 1e-10;
   // This rank's slice of the single-rank input gradient.
   const auto all_x = host_values(single.inputs);
@@ -519,19 +521,24 @@ void gradient_matches_single_rank(const Cell& cell, int T, int B, double s0_valu
 }
 
 TEST(MpiGradient, MatchesSingleRank) {
-  for (int T : {1, 3, 7, 203}) {
-    gradient_matches_single_rank(ungulate::make_benchmark_gru<double>(4, 3, 61), T, 2, 0.1,
-                                 "gru double");
-    gradient_matches_single_rank(ungulate::make_benchmark_gru<float>(4, 3, 61), T, 2, 0.1,
-                                 "gru float");
-    gradient_matches_single_rank(ungulate::make_benchmark_lstm<double>(3, 2, 62), T, 2, 0.1,
-                                 "lstm double");
-  }
-  for (int T : {2, 45}) {
-    gradient_matches_single_rank(ungulate::cells::Lorenz96<double>(6, 8.0, 0.01), T, 2, 2.0,
-                                 "lorenz96 double");
-    gradient_matches_single_rank(ungulate::cells::Lorenz96<float>(6, 8.0f, 0.01f), T, 2, 2.0,
-                                 "lorenz96 float");
+  for (int chunks : {3, 1, -1}) {
+    for (int T : {1, 3, 7, 203}) {
+      gradient_matches_single_rank(ungulate::make_benchmark_gru<double>(4, 3, 61), T, 2, 0.1,
+                                   "gru double", chunks);
+      gradient_matches_single_rank(ungulate::make_benchmark_gru<float>(4, 3, 61), T, 2, 0.1,
+                                   "gru float", chunks);
+      gradient_matches_single_rank(ungulate::make_benchmark_lstm<double>(3, 2, 62), T, 2, 0.1,
+                                   "lstm double", chunks);
+    }
+    for (int T : {2, 45}) {
+      gradient_matches_single_rank(ungulate::cells::Lorenz96<double>(6, 8.0, 0.01), T, 2, 2.0,
+                                   "lorenz96 double", chunks);
+      gradient_matches_single_rank(ungulate::cells::Lorenz96<float>(6, 8.0f, 0.01f), T, 2, 2.0,
+                                   "lorenz96 float", chunks);
+    }
+    // More sequences than ranks: the default pipelines them (several groups in flight).
+    gradient_matches_single_rank(ungulate::make_benchmark_gru<double>(4, 3, 61), 97, 7, 0.1,
+                                 "gru double", chunks);
   }
 }
 

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ungulate/core/types.hpp"
@@ -184,6 +185,31 @@ class MpiTimeDecomposition {
     detail::check(
         MPI_Send(send.data(), int(previous.size()), detail::mpi_type<Scalar>(), right(), 2, comm_),
         "MPI_Send (sequential hand-over)");
+  }
+
+  /// Reverse hand-over (the gradient's pipelined sweep): rows [first, first + count) of the
+  /// (B, D) carry from the right neighbour; left alone on the last rank.
+  template <class Carry>
+  void receive_from_next(const Carry& carry, int first, int count) const {
+    if (right() == MPI_PROC_NULL || count <= 0) return;
+    using Scalar = typename Carry::non_const_value_type;
+    const auto rows = Kokkos::subview(carry, std::make_pair(first, first + count), Kokkos::ALL);
+    auto recv = Kokkos::create_mirror_view(rows);
+    detail::check(MPI_Recv(recv.data(), int(rows.size()), detail::mpi_type<Scalar>(), right(), 3,
+                           comm_, MPI_STATUS_IGNORE),
+                  "MPI_Recv (reverse hand-over)");
+    Kokkos::deep_copy(rows, recv);
+  }
+  /// Reverse hand-over: rows [first, first + count) of the carry to the left neighbour.
+  template <class Carry>
+  void send_to_previous(const Carry& carry, int first, int count) const {
+    if (left() == MPI_PROC_NULL || count <= 0) return;
+    using Scalar = typename Carry::non_const_value_type;
+    const auto rows = Kokkos::subview(carry, std::make_pair(first, first + count), Kokkos::ALL);
+    const auto send = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), rows);
+    detail::check(
+        MPI_Send(send.data(), int(rows.size()), detail::mpi_type<Scalar>(), left(), 3, comm_),
+        "MPI_Send (reverse hand-over)");
   }
 
   double max_all(double x) const {

@@ -13,6 +13,9 @@
 //   exchange_next_input(inputs, next)     next (B, I) <- input of the step after the slice
 //   receive_previous(previous, s0), send_last(states, previous)
 //                                         the sequential baseline's hand-over
+//   receive_from_next(carry, first, count), send_to_previous(carry, first, count)
+//                                         the reverse hand-over of rows [first, first+count)
+//                                         of a (B, D) carry (the gradient's pipelined sweep)
 //   max_all(x)                            global max (host double)
 //   max_all(values), sum_all(values)      element-wise global max / sum of a host vector
 // SingleRank is the trivial decomposition: the whole sequence lives in this process and no
@@ -52,6 +55,11 @@ struct SingleRank {
   }
   template <class States, class Boundary>
   void send_last(const States& /*states*/, const Boundary& /*previous*/) const {}
+
+  template <class Carry>
+  void receive_from_next(const Carry& /*carry*/, int /*first*/, int /*count*/) const {}
+  template <class Carry>
+  void send_to_previous(const Carry& /*carry*/, int /*first*/, int /*count*/) const {}
 
   double max_all(double x) const { return x; }
   void max_all(std::vector<double>& /*values*/) const {}

@@ -22,13 +22,17 @@
 // off-diagonal coupling, not a gradient of L.  It is deliberately not offered here.
 //
 // Two strategies (GradientOptions::num_chunks):
-//  * the time-parallel scan (any number of processes): per step one dense Jacobian (twice: the
-//    scan's two passes), a D x D product in the reduce pass (O(D^3), as a DEER iteration), then
-//    one vjp in a separate pass;
-//  * the fused reverse sweep (one process, parallel over the batch): since J_{t+1}^T lambda_{t+1}
-//    is the state part of the vjp at step t+1, one vjp per step gives the adjoint recurrence's
-//    carry, dL/dx and the weight terms together, O(D (D + I)) per step like backpropagation.
-//    Where B x D covers the hardware's parallelism (every CPU) it does ~D times less work.
+//  * the fused reverse sweep: since J_{t+1}^T lambda_{t+1} is the state part of the vjp at
+//    step t+1, one vjp per step gives the adjoint recurrence's carry, dL/dx and the weight
+//    terms together, O(D (D + I)) per step like backpropagation.  Parallel over the batch;
+//    across processes a pipeline over the batch (each process hands the carries of a group
+//    of sequences to its left neighbour and goes on with the next group).  The default
+//    wherever B x D covers the hardware's parallelism (every CPU), and across P ranks when
+//    B >= P;
+//  * the time-parallel scan (any number of processes, even one sequence): per step one
+//    dense Jacobian (twice: the scan's two passes), a D x D product in the reduce pass
+//    (O(D^3), as a DEER iteration), then one vjp in a separate pass: about D times the
+//    sweep's work, for parallelism over time.
 // Memory: lambda (B, T, D) besides the inputs, states, cotangents and input gradients.
 #include <Kokkos_Core.hpp>
 #include <Kokkos_Timer.hpp>
@@ -51,11 +55,12 @@
 namespace ungulate {
 
 struct GradientOptions {
-  /// Chunks per sequence of the adjoint scan.  1 on one process: the fused reverse sweep (one
-  /// vjp per step, parallel over the batch only).  <= 0 chooses: the sweep when one process
-  /// holds the whole sequence and batch x state size covers the execution space's concurrency
-  /// (always on CPUs: a time-parallel dense scan costs about D times the sweep's work), else
-  /// scan::default_chunks.
+  /// Chunks per sequence of the adjoint scan.  1: the fused reverse sweep (one vjp per step,
+  /// parallel over the batch; across processes pipelined over the batch).  <= 0 chooses the
+  /// sweep on one process when batch x state size covers the execution space's concurrency
+  /// (always on CPUs: a time-parallel dense scan costs about D times the sweep's work), and
+  /// across P processes when B >= P (the pipeline then keeps at least half of them busy);
+  /// else scan::default_chunks.
   int num_chunks = -1;
   /// Chunks per sequence of the vjp pass that sums the weight gradient (<= 0: as the scan's,
   /// capped so that the per-chunk partial sums, B x chunks x parameter_count doubles, stay
@@ -174,9 +179,12 @@ struct AccumulateVjp {
   }
 };
 
-/// The fused reverse sweep, one work item per sequence: lambda_t = g_t + c_t, where the carry
-/// c_t = J_{t+1}^T lambda_{t+1} is the state part of the vjp at step t+1, which also writes
-/// dL/dx_{t+1} and adds step t+1's weight terms.  At t = 0 the state part is dL/ds_0.
+/// The fused reverse sweep, one work item per sequence b = first + k: lambda_t = g_t + c_t,
+/// where the carry c_t = J_{t+1}^T lambda_{t+1} is the state part of the vjp at step t+1,
+/// which also writes dL/dx_{t+1} and adds step t+1's weight terms.  carry(b) holds the carry
+/// into the slice's last step on entry (zero at the sequence's end; across ranks, what the
+/// right neighbour handed over); the state part at the slice's first step goes to
+/// first_grad(b): dL/ds_0 on the first slice, the carry for the left neighbour elsewhere.
 template <class Cell, class Memory>
 struct ReverseSweep {
   using Scalar = typename Cell::value_type;
@@ -184,24 +192,27 @@ struct ReverseSweep {
   Kokkos::View<const Scalar***, Kokkos::LayoutRight, Memory> inputs, states, cotangent;
   Kokkos::View<const Scalar**, Kokkos::LayoutRight, Memory> previous;
   Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory> adjoint, grad_inputs;
-  Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> grad_initial, carry;
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> carry, first_grad;
   Kokkos::View<double*, Kokkos::LayoutRight, Memory> partial;  // B x P
-  int P;
+  int P, first;
 
-  KOKKOS_INLINE_FUNCTION void operator()(const int b, Scalar& max_value) const {
+  KOKKOS_INLINE_FUNCTION void operator()(const int k, Scalar& max_value) const {
+    const int b = first + k;
     const int T = int(states.extent(1)), D = int(states.extent(2));
     double* acc = P > 0 ? partial.data() + std::size_t(b) * P : nullptr;
     for (int p = 0; p < P; ++p) acc[p] = 0;
     Scalar* c = &carry(b, 0);
+    if (T == 0)  // an empty slice hands the carry on unchanged
+      for (int i = 0; i < D; ++i) first_grad(b, i) = c[i];
     for (int t = T - 1; t >= 0; --t) {
       Scalar* lambda = &adjoint(b, t, 0);
       for (int i = 0; i < D; ++i) {
-        lambda[i] = cotangent(b, t, i) + (t + 1 < T ? c[i] : Scalar(0));
+        lambda[i] = cotangent(b, t, i) + c[i];
         const Scalar a = math::abs_or_inf(lambda[i]);
         if (a > max_value) max_value = a;
       }
       const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
-      cell.vjp(h, &inputs(b, t, 0), lambda, t == 0 ? &grad_initial(b, 0) : c, &grad_inputs(b, t, 0),
+      cell.vjp(h, &inputs(b, t, 0), lambda, t == 0 ? &first_grad(b, 0) : c, &grad_inputs(b, t, 0),
                acc);
     }
   }
@@ -241,12 +252,18 @@ Gradient<Cell, ExecSpace> gradient(
   View2 next_input("ungulate::grad_next_input", B, I);
   decomp.exchange_next_input(inputs, next_input);
 
-  const int concurrency = ExecSpace().concurrency();
-  const bool one_process = decomp.size() == 1;
+  // The reverse sweep where it pays (see GradientOptions::num_chunks).  Across processes it
+  // is a pipeline over the batch: each process sweeps a group of sequences as soon as its
+  // right neighbour hands over their carries, then hands its own to the left, so P
+  // processes finish B sequences in (B / G + P - 1) group steps.  The decision and the
+  // group size must agree on every process: they use only B, D, P and the smallest
+  // concurrency.
+  const int processes = decomp.size();
+  const int concurrency = processes == 1 ? ExecSpace().concurrency()
+                                         : int(-decomp.max_all(-double(ExecSpace().concurrency())));
   const bool fits = P == 0 || double(B) * P * sizeof(double) <= opt.partial_sum_budget;
-  const bool sweep =
-      one_process && fits &&
-      (opt.num_chunks == 1 || (opt.num_chunks <= 0 && double(B) * D >= double(concurrency)));
+  const bool pays = processes == 1 ? double(B) * D >= double(concurrency) : B >= processes;
+  const bool sweep = fits && (opt.num_chunks == 1 || (opt.num_chunks <= 0 && pays));
   int items = 0;
   Kokkos::View<double*, Kokkos::LayoutRight, Memory> partial;
   if (sweep) {
@@ -255,14 +272,25 @@ Gradient<Cell, ExecSpace> gradient(
     partial = Kokkos::View<double*, Kokkos::LayoutRight, Memory>(
         Kokkos::view_alloc("ungulate::grad_weight_partials", Kokkos::WithoutInitializing),
         std::size_t(items) * std::size_t(P));
-    View2 carry(Kokkos::view_alloc("ungulate::grad_carry", Kokkos::WithoutInitializing), B, D);
+    const View2 carry("ungulate::grad_carry", B, D);  // zero: nothing after the sequence's end
+    const View2 first_grad = decomp.starts_sequence()
+                                 ? out.initial_state
+                                 : View2("ungulate::grad_carry_to_previous", B, D);
+    const int group = processes == 1 ? std::max(B, 1) : std::max(1, std::min(B, concurrency));
     Scalar max_adjoint = Scalar(0);
-    Kokkos::parallel_reduce(
-        "ungulate::gradient::reverse_sweep", Kokkos::RangePolicy<ExecSpace>(0, B),
-        ReverseSweep<Cell, Memory>{cell, inputs, states, cotangent, previous, out.adjoint,
-                                   out.inputs, out.initial_state, carry, partial, P},
-        Kokkos::Max<Scalar>(max_adjoint));
-    out.max_abs_adjoint = double(B > 0 && T > 0 ? max_adjoint : Scalar(0));
+    for (int first = 0; first < B; first += group) {
+      const int count = std::min(group, B - first);
+      decomp.receive_from_next(carry, first, count);
+      Scalar group_max = Scalar(0);
+      Kokkos::parallel_reduce(
+          "ungulate::gradient::reverse_sweep", Kokkos::RangePolicy<ExecSpace>(0, count),
+          ReverseSweep<Cell, Memory>{cell, inputs, states, cotangent, previous, out.adjoint,
+                                     out.inputs, carry, first_grad, partial, P, first},
+          Kokkos::Max<Scalar>(group_max));
+      decomp.send_to_previous(first_grad, first, count);
+      if (T > 0 && group_max > max_adjoint) max_adjoint = group_max;  // |NaN| counts as inf
+    }
+    out.max_abs_adjoint = decomp.max_all(double(max_adjoint));
   } else {
     // 1. The adjoint: lambda_t = J_{t+1}^T lambda_{t+1} + g_t, a reverse affine scan.
     const int chunks = opt.num_chunks > 0 ? opt.num_chunks : scan::default_chunks<ExecSpace>(B, T);
