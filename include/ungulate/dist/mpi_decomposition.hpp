@@ -162,28 +162,38 @@ class MpiTimeDecomposition {
     if (right() != MPI_PROC_NULL) Kokkos::deep_copy(next, recv);
   }
 
-  /// Sequential baseline: wait for the left neighbour's last state.
+  /// Sequential hand-over: rows [first, first + count) (count < 0: to the end) of previous
+  /// <- the left neighbour's last states (s0's on the first rank).
   template <class Boundary, class Initial>
-  void receive_previous(const Boundary& previous, const Initial& s0) const {
+  void receive_previous(const Boundary& previous, const Initial& s0, int first = 0,
+                        int count = -1) const {
+    if (count < 0) count = int(previous.extent(0)) - first;
+    const auto rows = std::make_pair(first, first + count);
+    const auto mine = Kokkos::subview(previous, rows, Kokkos::ALL);
     if (rank_ == 0) {
-      Kokkos::deep_copy(previous, s0);
+      Kokkos::deep_copy(mine, Kokkos::subview(s0, rows, Kokkos::ALL));
       return;
     }
+    if (count == 0) return;
     using Scalar = typename Boundary::non_const_value_type;
-    auto recv = Kokkos::create_mirror_view(previous);
-    detail::check(MPI_Recv(recv.data(), int(previous.size()), detail::mpi_type<Scalar>(), left(), 2,
+    auto recv = Kokkos::create_mirror_view(mine);
+    detail::check(MPI_Recv(recv.data(), int(mine.size()), detail::mpi_type<Scalar>(), left(), 2,
                            comm_, MPI_STATUS_IGNORE),
                   "MPI_Recv (sequential hand-over)");
-    Kokkos::deep_copy(previous, recv);
+    Kokkos::deep_copy(mine, recv);
   }
-  /// Sequential baseline: hand the last state to the right neighbour.
+  /// Sequential hand-over: rows [first, first + count) of the last states (previous' on an
+  /// empty slice) to the right neighbour.
   template <class States, class Boundary>
-  void send_last(const States& states, const Boundary& previous) const {
-    if (right() == MPI_PROC_NULL) return;
+  void send_last(const States& states, const Boundary& previous, int first = 0,
+                 int count = -1) const {
+    if (count < 0) count = int(previous.extent(0)) - first;
+    if (right() == MPI_PROC_NULL || count == 0) return;
     using Scalar = typename Boundary::non_const_value_type;
-    auto send = last_state(states, previous);
+    const auto last = last_state(states, previous);
+    const int D = int(previous.extent(1));
     detail::check(
-        MPI_Send(send.data(), int(previous.size()), detail::mpi_type<Scalar>(), right(), 2, comm_),
+        MPI_Send(&last(first, 0), count * D, detail::mpi_type<Scalar>(), right(), 2, comm_),
         "MPI_Send (sequential hand-over)");
   }
 

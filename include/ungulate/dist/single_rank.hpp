@@ -11,8 +11,9 @@
 //                                         `direction` (the cross-process scan level)
 //   exchange_halo(iterate, previous, s0)  previous (B, D) <- the state before the slice
 //   exchange_next_input(inputs, next)     next (B, I) <- input of the step after the slice
-//   receive_previous(previous, s0), send_last(states, previous)
-//                                         the sequential baseline's hand-over
+//   receive_previous(previous, s0[, first, count]), send_last(states, previous[, first, count])
+//                                         the sequential baseline's hand-over (of the
+//                                         sequences [first, first + count): a pipeline)
 //   receive_from_next(carry, first, count), send_to_previous(carry, first, count)
 //                                         the reverse hand-over of rows [first, first+count)
 //                                         of a (B, D) carry (the gradient's pipelined sweep)
@@ -22,6 +23,7 @@
 // communication happens.
 #include <Kokkos_Core.hpp>
 
+#include <utility>
 #include <vector>
 
 #include "ungulate/core/types.hpp"
@@ -50,11 +52,17 @@ struct SingleRank {
   void exchange_next_input(const Inputs& /*inputs*/, const Next& /*next*/) const {}
 
   template <class Boundary, class Initial>
-  void receive_previous(const Boundary& previous, const Initial& s0) const {
-    if (previous.data() != s0.data()) Kokkos::deep_copy(previous, s0);
+  void receive_previous(const Boundary& previous, const Initial& s0, int first = 0,
+                        int count = -1) const {
+    if (previous.data() == s0.data()) return;
+    if (count < 0) count = int(previous.extent(0)) - first;
+    const auto rows = std::make_pair(first, first + count);
+    Kokkos::deep_copy(Kokkos::subview(previous, rows, Kokkos::ALL),
+                      Kokkos::subview(s0, rows, Kokkos::ALL));
   }
   template <class States, class Boundary>
-  void send_last(const States& /*states*/, const Boundary& /*previous*/) const {}
+  void send_last(const States& /*states*/, const Boundary& /*previous*/, int /*first*/ = 0,
+                 int /*count*/ = -1) const {}
 
   template <class Carry>
   void receive_from_next(const Carry& /*carry*/, int /*first*/, int /*count*/) const {}

@@ -83,8 +83,8 @@ long long global_exact_prefix(int first_inexact_local, long long local_length,
 }
 
 /// states <- the sequential evaluation of every global step from exact_prefix on, keeping
-/// the steps before it; across ranks each continues in turn from its left neighbour's last
-/// state (the sequential baseline's hand-over).  `previous` is (B, D) scratch.
+/// the steps before it; across ranks each continues from its left neighbour's last states
+/// (the sequential baseline's hand-over, pipelined over the batch).  `previous` is (B, D) scratch.
 template <class ExecSpace, class Cell, class Inputs, class Initial, class States, class Boundary,
           class Decomposition>
 void finish_sequentially(const Cell& cell, const Inputs& inputs, const Initial& s0,
@@ -92,9 +92,7 @@ void finish_sequentially(const Cell& cell, const Inputs& inputs, const Initial& 
                          const Decomposition& decomp) {
   const long long local_length = (long long)states.extent(1);
   const long long first = std::min(std::max(exact_prefix - decomp.first_step(), 0LL), local_length);
-  decomp.receive_previous(previous, s0);
-  evaluate_sequential<ExecSpace>(cell, inputs, previous, states, int(first));
-  decomp.send_last(states, previous);
+  evaluate_sequential_handover<ExecSpace>(cell, inputs, s0, states, previous, int(first), decomp);
 }
 
 }  // namespace ungulate::solvers

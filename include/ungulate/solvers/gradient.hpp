@@ -51,6 +51,7 @@
 #include "ungulate/scan/affine_dense.hpp"
 #include "ungulate/scan/chunk_layout.hpp"
 #include "ungulate/scan/chunked_scan.hpp"
+#include "ungulate/solvers/sequential.hpp"
 
 namespace ungulate {
 
@@ -256,13 +257,11 @@ Gradient<Cell, ExecSpace> gradient(
   // is a pipeline over the batch: each process sweeps a group of sequences as soon as its
   // right neighbour hands over their carries, then hands its own to the left, so P
   // processes finish B sequences in (B / G + P - 1) group steps.  The decision and the
-  // group size must agree on every process: they use only B, D, P and the smallest
-  // concurrency.
+  // group size (pipeline_group) must agree on every process.
   const int processes = decomp.size();
-  const int concurrency = processes == 1 ? ExecSpace().concurrency()
-                                         : int(-decomp.max_all(-double(ExecSpace().concurrency())));
   const bool fits = P == 0 || double(B) * P * sizeof(double) <= opt.partial_sum_budget;
-  const bool pays = processes == 1 ? double(B) * D >= double(concurrency) : B >= processes;
+  const bool pays =
+      processes == 1 ? double(B) * D >= double(ExecSpace().concurrency()) : B >= processes;
   const bool sweep = fits && (opt.num_chunks == 1 || (opt.num_chunks <= 0 && pays));
   int items = 0;
   Kokkos::View<double*, Kokkos::LayoutRight, Memory> partial;
@@ -276,7 +275,7 @@ Gradient<Cell, ExecSpace> gradient(
     const View2 first_grad = decomp.starts_sequence()
                                  ? out.initial_state
                                  : View2("ungulate::grad_carry_to_previous", B, D);
-    const int group = processes == 1 ? std::max(B, 1) : std::max(1, std::min(B, concurrency));
+    const int group = pipeline_group<ExecSpace>(B, decomp);
     Scalar max_adjoint = Scalar(0);
     for (int first = 0; first < B; first += group) {
       const int count = std::min(group, B - first);

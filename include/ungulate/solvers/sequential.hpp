@@ -12,15 +12,18 @@
 namespace ungulate::solvers {
 
 /// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) for first <= t < last (last < 0:
-/// to the end) with states(b, -1, :) = s0(b, :), parallel over the batch only.  Other steps
+/// to the end) with states(b, -1, :) = s0(b, :), for the sequences b in [batch_first,
+/// batch_first + batch_count) (count < 0: to the end), parallel over those only.  Other steps
 /// are kept (a sequential finish after an exact prefix, a re-run of the first chunk).
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
           class States>
 void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& s0,
-                         const States& states, int first = 0, int last = -1) {
+                         const States& states, int first = 0, int last = -1, int batch_first = 0,
+                         int batch_count = -1) {
   const int T = last < 0 ? int(states.extent(1)) : last;
+  const int batch_end = batch_count < 0 ? int(states.extent(0)) : batch_first + batch_count;
   Kokkos::parallel_for(
-      "ungulate::evaluate_sequential", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0)),
+      "ungulate::evaluate_sequential", Kokkos::RangePolicy<ExecSpace>(batch_first, batch_end),
       KOKKOS_LAMBDA(const int b) {
         const typename Cell::value_type* h = first == 0 ? &s0(b, 0) : &states(b, first - 1, 0);
         for (int t = first; t < T; ++t) {
@@ -28,6 +31,37 @@ void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& 
           h = &states(b, t, 0);
         }
       });
+}
+
+/// Sequences per step of a pipeline over the batch across processes (the sequential
+/// hand-over, the gradient's reverse sweep): the whole batch on one process, else the
+/// smallest thread count of the processes (collective; the same on every process, as the
+/// hand-over's message sizes must be).
+template <class ExecSpace, class Decomposition>
+int pipeline_group(int batch, const Decomposition& decomp) {
+  if (decomp.size() == 1) return batch > 1 ? batch : 1;
+  const int threads = int(-decomp.max_all(-double(ExecSpace().concurrency())));
+  return std::max(1, std::min(batch, threads));
+}
+
+/// Sequential evaluation from global step `first` of this slice on (local index) across
+/// processes: each waits for its left neighbour's last states and hands its own on.
+/// Pipelined over the batch: a group of sequences goes on to the right neighbour as soon as
+/// it is done, so P processes finish in B / G + P - 1 group steps instead of P whole-batch
+/// steps.  `previous` (B, D) receives the states before the slice.
+template <class ExecSpace, class Cell, class Inputs, class Initial, class States, class Boundary,
+          class Decomposition>
+void evaluate_sequential_handover(const Cell& cell, const Inputs& inputs, const Initial& s0,
+                                  const States& states, const Boundary& previous, int first,
+                                  const Decomposition& decomp) {
+  const int B = int(states.extent(0));
+  const int group = pipeline_group<ExecSpace>(B, decomp);
+  for (int b0 = 0; b0 < B; b0 += group) {
+    const int count = std::min(group, B - b0);
+    decomp.receive_previous(previous, s0, b0, count);
+    evaluate_sequential<ExecSpace>(cell, inputs, previous, states, first, -1, b0, count);
+    decomp.send_last(states, previous, b0, count);
+  }
 }
 
 /// True when every value of a (B, T, D) view is finite.

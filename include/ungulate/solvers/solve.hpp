@@ -70,14 +70,13 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
   switch (options.method) {
     case Method::Sequential: {
       // With several processes this is the sequential baseline: each waits for its left
-      // neighbour's last state.
+      // neighbour's last states (pipelined over the batch).
       Kokkos::Timer timer;
       Kokkos::View<typename Cell::value_type**, Kokkos::LayoutRight,
                    typename ExecSpace::memory_space>
           previous("ungulate::sequential_previous", B, D);
-      decomp.receive_previous(previous, s0);
-      solvers::evaluate_sequential<ExecSpace>(prepared, inputs, previous, states);
-      decomp.send_last(states, previous);
+      solvers::evaluate_sequential_handover<ExecSpace>(prepared, inputs, s0, states, previous, 0,
+                                                       decomp);
       SolveResult r;
       r.method = Method::Sequential;
       r.iterations = 1;
