@@ -242,7 +242,9 @@ Gradient<Cell, ExecSpace> gradient(
 
   Gradient<Cell, ExecSpace> out;
   out.blocks = cell.parameter_blocks();
-  out.inputs = View3("ungulate::grad_inputs", B, T, I);
+  // Every step's dL/dx is overwritten by its vjp (both strategies): no zero fill.
+  out.inputs =
+      View3(Kokkos::view_alloc("ungulate::grad_inputs", Kokkos::WithoutInitializing), B, T, I);
   out.initial_state = View2("ungulate::grad_initial_state", B, D);
   out.adjoint =
       View3(Kokkos::view_alloc("ungulate::adjoint", Kokkos::WithoutInitializing), B, T, D);
