@@ -139,6 +139,64 @@ TYPED_TEST(GruCell, EvaluateMatchesHostReference) {
     }
 }
 
+/// evaluate_points<N> and evaluate_points_with_diagonal_jacobian<N> over n = N * groups
+/// points, into (n, D) outputs.
+template <class S, int N>
+struct GruPoints {
+  uc::GRU<S> cell;
+  View2<S> h, x, f, f_diag, diag;
+  KOKKOS_INLINE_FUNCTION void operator()(const int g) const {
+    const S *hp[N], *xp[N];
+    S *fp[N], *fdp[N], *dp[N];
+    for (int p = 0; p < N; ++p) {
+      hp[p] = &h(g * N + p, 0);
+      xp[p] = &x(g * N + p, 0);
+      fp[p] = &f(g * N + p, 0);
+      fdp[p] = &f_diag(g * N + p, 0);
+      dp[p] = &diag(g * N + p, 0);
+    }
+    cell.template evaluate_points<N>(hp, xp, fp);
+    cell.template evaluate_points_with_diagonal_jacobian<N>(hp, xp, fdp, dp);
+  }
+};
+
+template <class S, int N>
+void check_points_match_single_points(const uc::GRU<S>& gru, const ProbeOut& single) {
+  const int n = single.n - single.n % N, D = single.D, I = single.I;
+  const std::vector<double> h(single.h.begin(), single.h.begin() + std::size_t(n) * D);
+  const std::vector<double> x(single.x.begin(), single.x.begin() + std::size_t(n) * I);
+  GruPoints<S, N> k{gru,
+                    make_view2<S>("h", n, D, h),
+                    make_view2<S>("x", n, I, x),
+                    View2<S>("f", n, D),
+                    View2<S>("f_diag", n, D),
+                    View2<S>("diag", n, D)};
+  Kokkos::parallel_for("gru_points", Kokkos::RangePolicy<>(0, n / N), k);
+  Kokkos::fence();
+  const std::size_t m = std::size_t(n) * D;
+  const std::vector<double> f_ref(single.f_eval.begin(), single.f_eval.begin() + m);
+  const std::vector<double> d_ref(single.diag_c.begin(), single.diag_c.begin() + m);
+  EXPECT_LT(max_abs_diff(to_vector(k.f), f_ref), rounding_tol<S>()) << "N=" << N << " D=" << D;
+  EXPECT_LT(max_abs_diff(to_vector(k.f_diag), f_ref), rounding_tol<S>()) << "N=" << N;
+  EXPECT_LT(max_abs_diff(to_vector(k.diag), d_ref), rounding_tol<S>()) << "N=" << N;
+}
+
+// Several independent points at once (the CPU solvers' interleaved linearisation) give what
+// one point at a time gives, in both evaluation layouts and across the 16-row blocks.
+TYPED_TEST(GruCell, PointsAtOnceMatchOnePointAtATime) {
+  using S = TypeParam;
+  static_assert(uc::detail::has_points_diagonal_jacobian<uc::GRU<S>>::value, "");
+  for (const auto& sh : kShapes)
+    for (bool packed : {false, true}) {
+      const auto plain = make_random_gru<S>(sh.hidden, sh.inputs, 21, 1.5, 1.0);
+      const auto gru = packed ? plain.prepared() : plain;
+      const auto single = probe(gru, 24, 22);
+      check_points_match_single_points<S, 1>(gru, single);
+      check_points_match_single_points<S, 3>(gru, single);
+      check_points_match_single_points<S, 4>(gru, single);
+    }
+}
+
 TYPED_TEST(GruCell, AnalyticJacobiansMatchDualNumbers) {
   using S = TypeParam;
   static_assert(uc::detail::has_dense_jacobian<uc::GRU<S>>::value, "GRU has analytic Jacobians");

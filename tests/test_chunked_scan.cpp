@@ -288,6 +288,113 @@ TYPED_TEST(ChunkedScanTest, SliceAggregateIsTheFoldOfTheSlice) {
     }
 }
 
+// ---- grouped generators and the fused finish + reduce pass ------------------------------
+
+/// ReadElements that also offers steps in groups of G (scan engine groups); counts its group
+/// calls so that a test can tell which path ran.
+template <class S, int G>
+struct ReadElementGroups : ReadElements<S> {
+  static constexpr int group_size = G;
+  Kokkos::View<int> group_calls;
+  KOKKOS_INLINE_FUNCTION void group(int b, int t, S* out, S* gscratch, S& max_value) const {
+    const int es = int(this->elements.extent(2));
+    for (int p = 0; p < G; ++p)  // each step's scratch is its own
+      (*this)(b, t + p, out + p * es, gscratch + p * this->scratch, max_value);
+    Kokkos::atomic_increment(&group_calls());
+  }
+};
+
+template <class Op, int G>
+ReadElementGroups<typename Op::value_type, G> grouped_reader(const Problem<Op>& p, int scratch) {
+  ReadElementGroups<typename Op::value_type, G> gen;
+  gen.elements = p.dev;
+  gen.scratch = scratch;
+  gen.group_calls = Kokkos::View<int>("group_calls");
+  return gen;
+}
+
+int count(const Kokkos::View<int>& v) {
+  int n = 0;
+  Kokkos::deep_copy(n, v);
+  return n;
+}
+
+// A grouped generator gives the same scan as step by step: in the engine's forward passes
+// when the engine's group allows it, step by step otherwise (reverse, or a smaller group).
+TYPED_TEST(ChunkedScanTest, GroupedGeneratorMatchesSequentialFold) {
+  using Op = TypeParam;
+  using S = typename Op::value_type;
+  const int D = dim_for(ElementTraits<Op>::kind);
+  for (Direction dir : {Direction::Forward, Direction::Reverse})
+    for (int T : {1, 2, 7, 100})
+      for (int engine_group : {1, 3, 4}) {
+        const auto p = make_problem<Op>(2, T, D, 31 * T + engine_group, dir);
+        const auto ref = sequential_fold(p, dir);
+        for (int C : {1, 3, 16}) {
+          ungulate::scan::ChunkedScan<Op> scan(Op{p.D}, p.B, p.T, C, 2, engine_group);
+          const auto gen = grouped_reader<Op, 3>(p, 2);
+          View3<S> out("states", p.B, p.T, p.ss);
+          scan.reduce_chunks(gen, dir);
+          scan.scan_chunks();
+          scan.finish(gen, WriteStates<S>{out, 0}, dir);
+          const std::string where = " T=" + std::to_string(T) + " C=" + std::to_string(C) +
+                                    " group=" + std::to_string(engine_group);
+          EXPECT_LT(scaled_diff(to_vector(out), ref), scan_tol<S>()) << where;
+          const bool grouped = engine_group >= 3 && dir == Direction::Forward;
+          const int longest_chunk = scan.layout().chunk_length;
+          if (!grouped || longest_chunk < 1 + 3) {  // the first step goes alone
+            EXPECT_EQ(count(gen.group_calls), 0) << where;
+          } else {
+            EXPECT_GT(count(gen.group_calls), 0) << where;
+          }
+        }
+      }
+}
+
+// finish_and_reduce + prepend_chunk_heads: the states of one scan and, in the same sweep,
+// the aggregates of the next, which then scans to its own sequential fold.  Both scans use
+// different elements, so a mixed-up order or a missing or doubled chunk head shows.
+TYPED_TEST(ChunkedScanTest, FusedFinishAndReduceMatchesTwoScans) {
+  using Op = TypeParam;
+  using S = typename Op::value_type;
+  const int D = dim_for(ElementTraits<Op>::kind);
+  for (int T : {1, 2, 5, 7, 100, 301})
+    for (int B : {1, 3})
+      for (int C : {1, 3, 16, 64}) {
+        const auto first = make_problem<Op>(B, T, D, 7 * T + B, Direction::Forward);
+        const auto second = make_problem<Op>(B, T, D, 7 * T + B + 1000, Direction::Forward);
+        const auto ref1 = sequential_fold(first, Direction::Forward);
+        const auto ref2 = sequential_fold(second, Direction::Forward);
+        double ref_e0 = 0;  // what the second generator reports over every step
+        for (int k = 0; k < B * T; ++k)
+          ref_e0 = std::max(ref_e0, std::abs(second.elements[std::size_t(k) * second.es]));
+        for (bool grouped : {false, true}) {
+          const std::string where = "T=" + std::to_string(T) + " B=" + std::to_string(B) +
+                                    " C=" + std::to_string(C) + (grouped ? " grouped" : "");
+          ungulate::scan::ChunkedScan<Op> scan(Op{D}, B, T, C, 2, grouped ? 4 : 1);
+          const ReadElements<S> gen1{first.dev, 0, 2};
+          const auto gen2 = grouped_reader<Op, 4>(second, 2);
+          View3<S> out1("out1", B, T, first.ss), out2("out2", B, T, second.ss);
+          scan.reduce_chunks(gen1, Direction::Forward);
+          scan.scan_chunks();
+          const auto [sunk, generated] =
+              scan.finish_and_reduce(gen1, WriteStates<S>{out1, 0}, gen2);
+          const double heads = double(scan.prepend_chunk_heads(gen2));
+          EXPECT_LT(scaled_diff(to_vector(out1), ref1), scan_tol<S>()) << where;
+          EXPECT_EQ(std::max(double(generated), heads), ref_e0) << where;
+          EXPECT_GE(double(sunk), 0.0);
+          scan.scan_chunks();
+          scan.finish(gen2, WriteStates<S>{out2, 0}, Direction::Forward);
+          EXPECT_LT(scaled_diff(to_vector(out2), ref2), scan_tol<S>()) << where;
+          if (!grouped) {
+            EXPECT_EQ(count(gen2.group_calls), 0) << where;
+          } else if (T / scan.chunks() >= 5) {
+            EXPECT_GT(count(gen2.group_calls), 0) << where;
+          }
+        }
+      }
+}
+
 // ---- chunk layout -------------------------------------------------------------------------
 
 TEST(ChunkLayout, CoversTheSequenceContiguously) {

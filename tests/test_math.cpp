@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "test_helpers.hpp"
 
@@ -97,6 +98,48 @@ TEST(FastMath, SpecialValues) {
   EXPECT_EQ(s[1], 1.0f);
   EXPECT_EQ(s[2], 0.0f);
   EXPECT_EQ(s[3], 0.5f);
+}
+
+// The convergence tests' reduction: NaN and Inf anywhere count as +infinity, whatever the
+// sign or position (the float and double versions work on bit patterns), and `start` is kept
+// when it is the largest.
+template <class T>
+void check_max_abs_difference() {
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  for (int n : {1, 5, 16, 17, 40}) {
+    std::vector<T> a(n), b(n);
+    for (int i = 0; i < n; ++i) {
+      a[i] = T(0.25) * T(i % 7) - T(0.5);
+      b[i] = T(0.1) * T(i % 3);
+    }
+    T expect = 0;
+    for (int i = 0; i < n; ++i) expect = std::max(expect, T(std::abs(a[i] - b[i])));
+    EXPECT_EQ(um::max_abs_difference(n, a.data(), b.data(), T(0)), expect) << n;
+    EXPECT_EQ(um::max_abs_difference(n, a.data(), b.data(), T(7)), T(7));
+    EXPECT_EQ(um::max_abs_difference(n, a.data(), b.data(), inf), inf);
+    for (T bad : {nan, -nan, inf, -inf}) {
+      for (int where : {0, n / 2, n - 1}) {
+        auto c = a;
+        c[where] = bad;
+        EXPECT_EQ(um::max_abs_difference(n, c.data(), b.data(), T(0)), inf)
+            << "n=" << n << " at " << where << " value " << bad;
+        EXPECT_EQ(um::max_abs_difference(n, b.data(), c.data(), T(3)), inf);
+      }
+    }
+    EXPECT_EQ(um::max_abs_difference(0, a.data(), b.data(), T(0.5)), T(0.5));
+    // Tiny differences (subnormal) are not lost.
+    std::vector<T> z(n, T(0)), tiny(n, T(0));
+    tiny[n - 1] = std::numeric_limits<T>::denorm_min();
+    EXPECT_EQ(um::max_abs_difference(n, z.data(), tiny.data(), T(0)),
+              std::numeric_limits<T>::denorm_min());
+  }
+}
+
+TEST(ConvergenceMath, MaxAbsDifferenceFloat) {
+  check_max_abs_difference<float>();
+}
+TEST(ConvergenceMath, MaxAbsDifferenceDouble) {
+  check_max_abs_difference<double>();
 }
 
 TEST(FastMath, LogSoftplusAndTheirDerivatives) {

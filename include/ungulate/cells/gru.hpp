@@ -89,16 +89,28 @@ struct GRU {
   KOKKOS_INLINE_FUNCTION void evaluate(const S* h, const Scalar* x, S* out) const {
     if constexpr (std::is_same_v<S, Scalar>) {
       if (is_packed()) {
-        for_each_block(h, x, [&](const Block& blk) {
-          Scalar o[row_block];
-          for (int l = 0; l < row_block; ++l) o[l] = output(blk.g[l], blk.h[l]);
-          for (int l = 0; l < blk.rows; ++l) out[blk.first + l] = o[l];
-        });
+        evaluate_points<1>(&h, &x, &out);
         return;
       }
     }
     const int D = state_size();
     for (int i = 0; i < D; ++i) out[i] = output(gates(h, x, i), h[i]);
+  }
+
+  /// out[p] = f(h[p], x[p]) for N independent points at once: their instruction streams
+  /// interleave, which hides the latency of the gates' multiply-add chains.
+  template <int N>
+  KOKKOS_INLINE_FUNCTION void evaluate_points(const Scalar* const* h, const Scalar* const* x,
+                                              Scalar* const* out) const {
+    if (!is_packed()) {
+      for (int p = 0; p < N; ++p) evaluate(h[p], x[p], out[p]);
+      return;
+    }
+    for_each_block<N>(h, x, [&](int p, const BlockGates& g) {
+      Scalar o[row_block];
+      for (int l = 0; l < row_block; ++l) o[l] = (Scalar(1) - g.z[l]) * g.n[l] + g.z[l] * g.h[l];
+      store_rows(g.first, g.rows, o, out[p]);
+    });
   }
 
   /// out = f(h, x) and diag = diag(df/dh).
@@ -114,18 +126,32 @@ struct GRU {
       }
       return;
     }
-    for_each_block(h, x, [&](const Block& blk) {
+    evaluate_points_with_diagonal_jacobian<1>(&h, &x, &out, &diag);
+  }
+
+  /// evaluate_with_diagonal_jacobian at N independent points at once (see evaluate_points).
+  template <int N>
+  KOKKOS_INLINE_FUNCTION void evaluate_points_with_diagonal_jacobian(const Scalar* const* h,
+                                                                     const Scalar* const* x,
+                                                                     Scalar* const* out,
+                                                                     Scalar* const* diag) const {
+    if (!is_packed()) {
+      for (int p = 0; p < N; ++p) evaluate_with_diagonal_jacobian(h[p], x[p], out[p], diag[p]);
+      return;
+    }
+    for_each_block<N>(h, x, [&](int p, const BlockGates& g) {
       Scalar o[row_block], d[row_block];
       for (int l = 0; l < row_block; ++l) {
-        const int i = blk.first + l;
-        o[l] = output(blk.g[l], blk.h[l]);
-        d[l] = jacobian_entry(blk.g[l], blk.h[l], packed_bias(4, i), packed_bias(5, i),
-                              packed_bias(6, i), true);
+        const int i = g.first + l;
+        const Scalar r = g.r[l], z = g.z[l], n = g.n[l], hi = g.h[l];
+        o[l] = (Scalar(1) - z) * n + z * hi;
+        const Scalar dr = r * (Scalar(1) - r) * packed_bias(4, i);
+        const Scalar dz = z * (Scalar(1) - z) * packed_bias(5, i);
+        const Scalar dn = (Scalar(1) - n * n) * (dr * g.hn[l] + r * packed_bias(6, i));
+        d[l] = (Scalar(1) - z) * dn + (hi - n) * dz + z;
       }
-      for (int l = 0; l < blk.rows; ++l) {
-        out[blk.first + l] = o[l];
-        diag[blk.first + l] = d[l];
-      }
+      store_rows(g.first, g.rows, o, out[p]);
+      store_rows(g.first, g.rows, d, diag[p]);
     });
   }
 
@@ -143,8 +169,8 @@ struct GRU {
       for (int i = 0; i < D; ++i) row(i, gates(h, x, i), h[i]);
       return;
     }
-    for_each_block(h, x, [&](const Block& blk) {
-      for (int l = 0; l < blk.rows; ++l) row(blk.first + l, blk.g[l], blk.h[l]);
+    for_each_block<1>(&h, &x, [&](int, const BlockGates& g) {
+      for (int l = 0; l < g.rows; ++l) row(g.first + l, g.gates(l), g.h[l]);
     });
   }
 
@@ -176,9 +202,9 @@ struct GRU {
       for (int k = 0; k < I; ++k) grad_x[k] = Scalar(0);
     // The gates as evaluate computes them: blocked (vectorised) once prepared.
     if (is_packed()) {
-      for_each_block(h, x, [&](const Block& blk) {
-        for (int l = 0; l < blk.rows; ++l)
-          vjp_row(blk.first + l, blk.g[l], h, x, v, grad_h, grad_x, grad_weights);
+      for_each_block<1>(&h, &x, [&](int, const BlockGates& g) {
+        for (int l = 0; l < g.rows; ++l)
+          vjp_row(g.first + l, g.gates(l), h, x, v, grad_h, grad_x, grad_weights);
       });
       return;
     }
@@ -200,63 +226,78 @@ struct GRU {
     return (Scalar(1) - g.z) * g.n + g.z * h;
   }
 
-  /// The gates of rows [first, first + rows) (rows <= row_block), padded to row_block
-  /// entries (padding rows are zeros and never written out), with the matching entries of h.
-  struct Block {
+  /// to[first + l] = from[l] for a block's rows (a full block as one fixed-length copy).
+  KOKKOS_FORCEINLINE_FUNCTION static void store_rows(int first, int rows, const Scalar* from,
+                                                     Scalar* to) {
+    if (rows == row_block)
+      for (int l = 0; l < row_block; ++l) to[first + l] = from[l];
+    else
+      for (int l = 0; l < rows; ++l) to[first + l] = from[l];
+  }
+
+  /// The gates of rows [first, first + rows) (rows <= row_block) of one point: row_block
+  /// entries each (padding rows are zeros, never to be written out), with the matching
+  /// entries of h.
+  struct BlockGates {
     int first, rows;
-    Gates<Scalar> g[row_block];
-    Scalar h[row_block];
+    const Scalar *r, *z, *n, *hn, *h;
+    KOKKOS_INLINE_FUNCTION Gates<Scalar> gates(int l) const { return {r[l], z[l], n[l], hn[l]}; }
   };
 
-  /// visit(block) for every block of row_block rows.  Pre-activations are accumulated as
-  /// axpys over the packed (transposed) kernels: fixed-length, contiguous loops that
-  /// vectorise, as do the sigmoids and tanhs over a block.  Needs is_packed().
-  template <class Visit>
-  KOKKOS_INLINE_FUNCTION void for_each_block(const Scalar* h, const Scalar* x,
-                                             Visit&& visit) const {
+  /// visit(p, gates) for every point p < N and block of row_block rows.  Pre-activations are
+  /// accumulated as axpys over the packed (transposed) kernels: fixed-length, contiguous loops
+  /// that vectorise, as do the sigmoids and tanhs over a block; the N points' independent
+  /// chains interleave.  Needs is_packed().
+  template <int N, class Visit>
+  KOKKOS_FORCEINLINE_FUNCTION void for_each_block(const Scalar* const* h, const Scalar* const* x,
+                                                  Visit&& visit) const {
     const int D = state_size(), I = input_size();
     constexpr int L = row_block;
     for (int i0 = 0; i0 < D; i0 += L) {
-      Scalar ar[L], az[L], an[L], hn[L];
-      for (int l = 0; l < L; ++l) {
-        ar[l] = packed_bias(0, i0 + l);
-        az[l] = packed_bias(1, i0 + l);
-        an[l] = packed_bias(2, i0 + l);
-        hn[l] = packed_bias(3, i0 + l);
-      }
+      Scalar ar[N][L], az[N][L], an[N][L], hn[N][L];
+      for (int p = 0; p < N; ++p)
+        for (int l = 0; l < L; ++l) {
+          ar[p][l] = packed_bias(0, i0 + l);
+          az[p][l] = packed_bias(1, i0 + l);
+          an[p][l] = packed_bias(2, i0 + l);
+          hn[p][l] = packed_bias(3, i0 + l);
+        }
       for (int k = 0; k < I; ++k) {
-        const Scalar xk = x[k];
         const Scalar* wr = &packed_input(0, k, i0);
         const Scalar* wz = &packed_input(1, k, i0);
         const Scalar* wn = &packed_input(2, k, i0);
-        for (int l = 0; l < L; ++l) {
-          ar[l] += wr[l] * xk;
-          az[l] += wz[l] * xk;
-          an[l] += wn[l] * xk;
+        for (int p = 0; p < N; ++p) {
+          const Scalar xk = x[p][k];
+          for (int l = 0; l < L; ++l) {
+            ar[p][l] += wr[l] * xk;
+            az[p][l] += wz[l] * xk;
+            an[p][l] += wn[l] * xk;
+          }
         }
       }
       for (int j = 0; j < D; ++j) {
-        const Scalar hj = h[j];
         const Scalar* wr = &packed_recurrent(0, j, i0);
         const Scalar* wz = &packed_recurrent(1, j, i0);
         const Scalar* wn = &packed_recurrent(2, j, i0);
-        for (int l = 0; l < L; ++l) {
-          ar[l] += wr[l] * hj;
-          az[l] += wz[l] * hj;
-          hn[l] += wn[l] * hj;
+        for (int p = 0; p < N; ++p) {
+          const Scalar hj = h[p][j];
+          for (int l = 0; l < L; ++l) {
+            ar[p][l] += wr[l] * hj;
+            az[p][l] += wz[l] * hj;
+            hn[p][l] += wn[l] * hj;
+          }
         }
       }
-      Block blk;
-      blk.first = i0;
-      blk.rows = D - i0 < L ? D - i0 : L;
-      for (int l = 0; l < L; ++l) blk.h[l] = l < blk.rows ? h[i0 + l] : Scalar(0);
-      for (int l = 0; l < L; ++l) {
-        blk.g[l].r = math::sigmoid(ar[l]);
-        blk.g[l].z = math::sigmoid(az[l]);
-        blk.g[l].n = math::tanh(an[l] + blk.g[l].r * hn[l]);
-        blk.g[l].hn = hn[l];
-      }
-      visit(blk);
+      const int rows = D - i0 < L ? D - i0 : L;
+      Scalar hb[N][L];  // the gates overwrite the pre-activations in place
+      for (int p = 0; p < N; ++p)
+        for (int l = 0; l < L; ++l) {
+          hb[p][l] = l < rows ? h[p][i0 + l] : Scalar(0);
+          ar[p][l] = math::sigmoid(ar[p][l]);
+          az[p][l] = math::sigmoid(az[p][l]);
+          an[p][l] = math::tanh(an[p][l] + ar[p][l] * hn[p][l]);
+        }
+      for (int p = 0; p < N; ++p) visit(p, BlockGates{i0, rows, ar[p], az[p], an[p], hn[p], hb[p]});
     }
   }
 

@@ -10,6 +10,9 @@
 //                                                        Scalar* out, Scalar* diag) const;
 //   KOKKOS_FUNCTION void evaluate_with_jacobian(const Scalar* h, const Scalar* x,
 //                                               Scalar* out, Scalar* jac) const;  // row-major
+//   template <int N> KOKKOS_FUNCTION void evaluate_points_with_diagonal_jacobian(
+//       const Scalar* const* h, const Scalar* const* x, Scalar* const* out,
+//       Scalar* const* diag) const;   // N independent points at once (CPU throughput)
 // A cell without them is differentiated by forward-mode dual numbers (D evaluations of f
 // per Jacobian), so a user cell only needs `evaluate` templated on its scalar type.
 #include <type_traits>
@@ -29,6 +32,17 @@ struct has_diagonal_jacobian<
         std::declval<const typename Cell::value_type*>(),
         std::declval<const typename Cell::value_type*>(),
         std::declval<typename Cell::value_type*>(), std::declval<typename Cell::value_type*>()))>>
+    : std::true_type {};
+template <class Cell, class = void>
+struct has_points_diagonal_jacobian : std::false_type {};
+template <class Cell>
+struct has_points_diagonal_jacobian<
+    Cell, std::void_t<decltype(std::declval<const Cell&>()
+                                   .template evaluate_points_with_diagonal_jacobian<2>(
+                                       std::declval<const typename Cell::value_type* const*>(),
+                                       std::declval<const typename Cell::value_type* const*>(),
+                                       std::declval<typename Cell::value_type* const*>(),
+                                       std::declval<typename Cell::value_type* const*>()))>>
     : std::true_type {};
 template <class Cell, class = void>
 struct has_dense_jacobian : std::false_type {};
@@ -102,6 +116,17 @@ struct CellJacobian {
       cell.evaluate_with_diagonal_jacobian(h, x, out, diag);
     else
       DualJacobian<Cell>::diagonal(cell, h, x, out, diag, scratch);
+  }
+
+  /// diagonal() at N independent points (h[p], x[p]); scratch[p] as for diagonal().
+  template <int N>
+  KOKKOS_INLINE_FUNCTION static void diagonal_points(const Cell& cell, const Scalar* const* h,
+                                                     const Scalar* const* x, Scalar* const* out,
+                                                     Scalar* const* diag, Scalar* const* scratch) {
+    if constexpr (detail::has_points_diagonal_jacobian<Cell>::value)
+      cell.template evaluate_points_with_diagonal_jacobian<N>(h, x, out, diag);
+    else
+      for (int p = 0; p < N; ++p) diagonal(cell, h[p], x[p], out[p], diag[p], scratch[p]);
   }
 
   KOKKOS_INLINE_FUNCTION static void dense(const Cell& cell, const Scalar* h, const Scalar* x,

@@ -4,7 +4,9 @@
 #include <Kokkos_Core.hpp>
 #include <Kokkos_NumericTraits.hpp>
 
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace ungulate::math {
 
@@ -143,16 +145,52 @@ KOKKOS_INLINE_FUNCTION T abs_or_inf(T x) {
   return is_finite(x) ? kmath::fabs(x) : Kokkos::Experimental::infinity<T>::value;
 }
 
+namespace detail {
+/// The unsigned integer of a float's or double's size.
+template <class T>
+struct same_size_int;
+template <>
+struct same_size_int<float> {
+  using type = std::int32_t;
+};
+template <>
+struct same_size_int<double> {
+  using type = std::int64_t;
+};
+}  // namespace detail
+
 /// max(start, max_i |a_i - b_i|) with NaN/Inf counted as +infinity; a local, branch-free
-/// reduction that vectorises (a running max through a reference does not).
+/// reduction that vectorises (a running max through a reference does not).  start >= 0.
 template <class T>
 KOKKOS_INLINE_FUNCTION T max_abs_difference(int n, const T* a, const T* b, T start) {
-  T m = start;
-  for (int i = 0; i < n; ++i) {
-    const T d = abs_or_inf(a[i] - b[i]);
-    m = d > m ? d : m;
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    // On the bit patterns of |d|: for non-negative IEEE values the integer order is the
+    // numeric order, and every NaN sorts above +infinity.  An integer max vectorises; a
+    // floating-point one with NaN handling does not.
+    using Int = typename detail::same_size_int<T>::type;
+    constexpr Int magnitude = ~(Int(1) << (8 * sizeof(T) - 1));
+    const T inf = Kokkos::Experimental::infinity<T>::value;
+    Int m, inf_bits;
+    memcpy(&m, &start, sizeof m);
+    memcpy(&inf_bits, &inf, sizeof inf_bits);
+    for (int i = 0; i < n; ++i) {
+      const T d = a[i] - b[i];
+      Int bits;
+      memcpy(&bits, &d, sizeof bits);
+      bits &= magnitude;
+      m = bits > m ? bits : m;
+    }
+    T result;
+    memcpy(&result, &m, sizeof result);
+    return m > inf_bits ? inf : result;
+  } else {
+    T m = start;
+    for (int i = 0; i < n; ++i) {
+      const T d = abs_or_inf(a[i] - b[i]);
+      m = d > m ? d : m;
+    }
+    return m;
   }
-  return m;
 }
 
 }  // namespace ungulate::math

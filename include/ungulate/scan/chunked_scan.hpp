@@ -20,17 +20,34 @@
 // Generators:  gen.scratch_size() (host) and
 //              gen(b, t, Scalar* element, Scalar* scratch, Scalar& max_value) (device),
 //              writing element t of sequence b; max_value is a max-reduction the generator
-//              may raise (the solvers use it for the residual).
+//              may raise (the solvers use it for the residual).  Optionally
+//              `static constexpr int group_size = G` (> 1) and
+//              gen.group(b, t, Scalar* elements, Scalar* scratch, Scalar& max_value), writing
+//              the elements of steps t .. t + G - 1 one after another (G element sizes;
+//              scratch G times scratch_size()): independent steps computed together keep a
+//              CPU core's pipelines full.  Used in forward passes by an engine constructed
+//              with a group of at least G; otherwise step by step.
 // Sinks:       sink(b, t, const Scalar* state, Scalar& max_value) (device).
 // t is always the physical time index; Direction::Reverse visits t = T-1 .. 0.
 #include <Kokkos_Core.hpp>
 
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "ungulate/core/types.hpp"
 #include "ungulate/scan/chunk_layout.hpp"
 
 namespace ungulate::scan {
+
+namespace detail {
+/// Generator::group_size where declared, else 1.
+template <class Generator, class = void>
+struct group_size_of : std::integral_constant<int, 1> {};
+template <class Generator>
+struct group_size_of<Generator, std::void_t<decltype(Generator::group_size)>>
+    : std::integral_constant<int, Generator::group_size> {};
+}  // namespace detail
 
 template <class Element, class ExecSpace = DefaultExecutionSpace>
 class ChunkedScan {
@@ -42,19 +59,22 @@ class ChunkedScan {
   using SliceBuffer = Kokkos::View<Scalar**, Kokkos::LayoutRight, memory_space>;
 
   /// `chunks` is clamped to [1, length] (an empty sequence still gets one empty chunk).
-  ChunkedScan(Element op, int batch, int length, int chunks, int generator_scratch)
-      : op_(op), batch_(batch), layout_(length, chunks) {
+  /// `group`: the largest generator group_size this engine will be given (see above);
+  /// generator_scratch is per step.
+  ChunkedScan(Element op, int batch, int length, int chunks, int generator_scratch, int group = 1)
+      : op_(op), batch_(batch), layout_(length, chunks), group_(group < 1 ? 1 : group) {
     if (batch < 0 || length < 0) throw std::invalid_argument("ChunkedScan: negative size");
     chunks_ = layout_.chunks;
     const int es = op.element_size();
     aggregates_ =
         ElementBuffer(Kokkos::view_alloc("ungulate::chunk_aggregates", Kokkos::WithoutInitializing),
                       batch, chunks_, es);
-    const int row = 3 * es + op.state_size() + op.scratch_size() + generator_scratch;
+    const int row =
+        (group_ + 2) * es + op.state_size() + op.scratch_size() + group_ * generator_scratch;
     scratch_ = Scratch{
         SliceBuffer(Kokkos::view_alloc("ungulate::scan_workspace", Kokkos::WithoutInitializing),
                     std::size_t(batch) * chunks_, row),
-        es, op.state_size(), op.scratch_size()};
+        es, group_ * es, op.state_size(), op.scratch_size()};
   }
 
   int batch() const { return batch_; }
@@ -66,6 +86,9 @@ class ChunkedScan {
   /// the values the generator reported.
   template <class Generator>
   Scalar reduce_chunks(const Generator& gen, Direction dir) {
+    constexpr int G = detail::group_size_of<Generator>::value;
+    const bool forward = dir == Direction::Forward;
+    const bool grouped = G > 1 && G <= group_ && forward;
     const Element op = op_;
     const int C = chunks_;
     const Order order{layout_, dir == Direction::Reverse};
@@ -77,18 +100,28 @@ class ChunkedScan {
         KOKKOS_LAMBDA(const int item, Scalar& max_value) {
           const int b = item / C, c = item % C;
           Scalar* element = scratch.element(item);
-          Scalar* acc = scratch.accumulator(item);
-          Scalar* next = scratch.accumulator2(item);
-          op.set_identity(acc);
-          for (int k = order.layout.begin(c); k < order.layout.end(c); ++k) {
+          Folder fold{op, scratch, item};
+          const int begin = order.layout.begin(c), end = order.layout.end(c);
+          // Forward, the chunk's first element is put in front last: the grouping and the
+          // association of finish_and_reduce + prepend_chunk_heads, so that both give the
+          // same bits (restarts from a checkpoint are bitwise reproducible).
+          const bool head_last = forward && begin < end;
+          int k = head_last ? begin + 1 : begin;
+          if constexpr (G > 1)
+            if (grouped)
+              for (; k + G <= end; k += G) {
+                gen.group(b, k, element, scratch.generator(item), max_value);
+                for (int p = 0; p < G; ++p) fold.append(element + p * scratch.element_size);
+              }
+          for (; k < end; ++k) {
             gen(b, order.time(k), element, scratch.generator(item), max_value);
-            op.combine(acc, element, next, scratch.combine(item));
-            Scalar* tmp = acc;
-            acc = next;
-            next = tmp;
+            fold.append(element);
           }
-          Scalar* out = &aggregates(b, c, 0);
-          for (int i = 0; i < scratch.element_size; ++i) out[i] = acc[i];
+          if (head_last) {
+            gen(b, begin, element, scratch.generator(item), max_value);
+            fold.prepend(element);
+          }
+          fold.store(&aggregates(b, c, 0));
         },
         Kokkos::Max<Scalar>(result));
     return result > Scalar(0) ? result : Scalar(0);  // an empty range reduces to lowest()
@@ -133,6 +166,87 @@ class ChunkedScan {
     return result > Scalar(0) ? result : Scalar(0);  // an empty range reduces to lowest()
   }
 
+  /// Pass 3 of this scan fused with pass 1 of the next one (forward): each chunk re-runs its
+  /// elements from its carry-in as finish() does (replay, sink), and meanwhile folds the
+  /// next scan's elements (next, usually reading the states the sink has just written) into
+  /// new aggregates.  One sweep over the chunk instead of two.  The next generator is not
+  /// called for a chunk's first step, whose input (the previous chunk's last state) another
+  /// work item writes: prepend_chunk_heads() completes the aggregates once it is written.
+  /// Returns {max reported by the sink, max reported by next}.
+  template <class Replay, class Sink, class Next>
+  std::pair<Scalar, Scalar> finish_and_reduce(const Replay& replay, const Sink& sink,
+                                              const Next& next) {
+    constexpr int G = detail::group_size_of<Next>::value;
+    const bool grouped = G > 1 && G <= group_;
+    const Element op = op_;
+    const int C = chunks_;
+    const ChunkLayout layout = layout_;
+    const Scratch scratch = scratch_;
+    auto aggregates = aggregates_;
+    Scalar sunk = Scalar(0), generated = Scalar(0);
+    Kokkos::parallel_reduce(
+        "ungulate::scan::finish_and_reduce", Kokkos::RangePolicy<ExecSpace>(0, batch_ * C),
+        KOKKOS_LAMBDA(const int item, Scalar& max_sink, Scalar& max_next) {
+          const int b = item / C, c = item % C;
+          Scalar* element = scratch.element(item);
+          Scalar* state = scratch.state(item);
+          Scalar* gscratch = scratch.generator(item);
+          op.state_of(&aggregates(b, c, 0), state);
+          Folder fold{op, scratch, item};
+          Scalar unused = Scalar(0);
+          const auto advance = [&](int t) {
+            replay(b, t, element, gscratch, unused);
+            op.advance(state, element, scratch.combine(item));
+            sink(b, t, state, max_sink);
+          };
+          const int begin = layout.begin(c), end = layout.end(c);
+          if (begin < end) advance(begin);
+          int t = begin + 1;
+          if constexpr (G > 1)
+            for (; grouped && t + G <= end; t += G) {
+              for (int p = 0; p < G; ++p) advance(t + p);
+              next.group(b, t, element, gscratch, max_next);
+              for (int p = 0; p < G; ++p) fold.append(element + p * scratch.element_size);
+            }
+          for (; t < end; ++t) {
+            advance(t);
+            next(b, t, element, gscratch, max_next);
+            fold.append(element);
+          }
+          fold.store(&aggregates(b, c, 0));
+        },
+        Kokkos::Max<Scalar>(sunk), Kokkos::Max<Scalar>(generated));
+    // An empty range reduces to lowest().
+    return {sunk > Scalar(0) ? sunk : Scalar(0), generated > Scalar(0) ? generated : Scalar(0)};
+  }
+
+  /// After finish_and_reduce: puts each chunk's first element (gen at the chunk's first step)
+  /// in front of its aggregate.  Returns the max the generator reported.
+  template <class Generator>
+  Scalar prepend_chunk_heads(const Generator& gen) {
+    const Element op = op_;
+    const int C = chunks_;
+    const ChunkLayout layout = layout_;
+    const Scratch scratch = scratch_;
+    auto aggregates = aggregates_;
+    const int es = op.element_size();
+    Scalar result = Scalar(0);
+    Kokkos::parallel_reduce(
+        "ungulate::scan::prepend_chunk_heads", Kokkos::RangePolicy<ExecSpace>(0, batch_ * C),
+        KOKKOS_LAMBDA(const int item, Scalar& max_value) {
+          const int b = item / C, c = item % C;
+          if (layout.begin(c) == layout.end(c)) return;
+          Scalar* element = scratch.element(item);
+          Scalar* out = scratch.accumulator(item);
+          gen(b, layout.begin(c), element, scratch.generator(item), max_value);
+          Scalar* agg = &aggregates(b, c, 0);
+          op.combine(element, agg, out, scratch.combine(item));
+          for (int i = 0; i < es; ++i) agg[i] = out[i];
+        },
+        Kokkos::Max<Scalar>(result));
+    return result > Scalar(0) ? result : Scalar(0);
+  }
+
  private:
   // Scan order within a sequence: logical index k -> physical time t.
   struct Order {
@@ -141,27 +255,56 @@ class ChunkedScan {
     KOKKOS_INLINE_FUNCTION int time(int k) const { return reverse ? layout.length - 1 - k : k; }
   };
 
-  // Per-work-item scratch row: [element | accumulator | accumulator2 | state | combine
-  // scratch | generator scratch]; offsets taken from the row start so that an empty trailing
-  // part never indexes past the View's extent.
+  // Per-work-item scratch row: [elements (a group's) | accumulator | accumulator2 | state |
+  // combine scratch | generator scratch (a group's)]; offsets taken from the row start so
+  // that an empty trailing part never indexes past the View's extent.
   struct Scratch {
     SliceBuffer rows;
-    int element_size, state_size, combine_size;
+    int element_size, elements_size, state_size, combine_size;
     KOKKOS_INLINE_FUNCTION Scalar* element(int item) const { return &rows(item, 0); }
     KOKKOS_INLINE_FUNCTION Scalar* accumulator(int item) const {
-      return &rows(item, 0) + (element_size);
+      return &rows(item, 0) + (elements_size);
     }
     KOKKOS_INLINE_FUNCTION Scalar* accumulator2(int item) const {
-      return &rows(item, 0) + (2 * element_size);
+      return &rows(item, 0) + (elements_size + element_size);
     }
     KOKKOS_INLINE_FUNCTION Scalar* state(int item) const {
-      return &rows(item, 0) + (3 * element_size);
+      return &rows(item, 0) + (elements_size + 2 * element_size);
     }
     KOKKOS_INLINE_FUNCTION Scalar* combine(int item) const {
-      return &rows(item, 0) + (3 * element_size + state_size);
+      return &rows(item, 0) + (elements_size + 2 * element_size + state_size);
     }
     KOKKOS_INLINE_FUNCTION Scalar* generator(int item) const {
-      return &rows(item, 0) + (3 * element_size + state_size + combine_size);
+      return &rows(item, 0) + (elements_size + 2 * element_size + state_size + combine_size);
+    }
+  };
+
+  // A work item's running fold: acc <- acc followed by e, ping-ponging two accumulators.
+  struct Folder {
+    Element op;
+    Scalar *acc, *next, *combine_scratch;
+    KOKKOS_INLINE_FUNCTION Folder(const Element& op_, const Scratch& scratch, int item)
+        : op(op_),
+          acc(scratch.accumulator(item)),
+          next(scratch.accumulator2(item)),
+          combine_scratch(scratch.combine(item)) {
+      op.set_identity(acc);
+    }
+    KOKKOS_INLINE_FUNCTION void append(const Scalar* e) {
+      op.combine(acc, e, next, combine_scratch);
+      swap();
+    }
+    KOKKOS_INLINE_FUNCTION void prepend(const Scalar* e) {  // acc <- e followed by acc
+      op.combine(e, acc, next, combine_scratch);
+      swap();
+    }
+    KOKKOS_INLINE_FUNCTION void swap() {
+      Scalar* tmp = acc;
+      acc = next;
+      next = tmp;
+    }
+    KOKKOS_INLINE_FUNCTION void store(Scalar* out) const {
+      for (int i = 0; i < op.element_size(); ++i) out[i] = acc[i];
     }
   };
 
@@ -203,6 +346,7 @@ class ChunkedScan {
   Element op_;
   int batch_;
   ChunkLayout layout_;
+  int group_;
   int chunks_;
   ElementBuffer aggregates_;
   Scratch scratch_;

@@ -18,11 +18,19 @@ struct DiagonalJacobian {
   using Kalman = scan::KalmanDiagonal<S>;
 
   KOKKOS_INLINE_FUNCTION static int size(int D) { return D; }
+  /// Linearisations worth computing N at a time (cheap enough to interleave).
+  static constexpr bool groups_points = true;
 
   template <class Cell, class S>
   KOKKOS_INLINE_FUNCTION static void linearise(const Cell& cell, const S* h, const S* x, S* f, S* F,
                                                S* scratch) {
     cells::CellJacobian<Cell>::diagonal(cell, h, x, f, F, scratch);
+  }
+  template <int N, class Cell, class S>
+  KOKKOS_INLINE_FUNCTION static void linearise_points(const Cell& cell, const S* const* h,
+                                                      const S* const* x, S* const* f, S* const* F,
+                                                      S* const* scratch) {
+    cells::CellJacobian<Cell>::template diagonal_points<N>(cell, h, x, f, F, scratch);
   }
   /// y = F v
   template <class S>
@@ -59,11 +67,18 @@ struct DenseJacobian {
   using Kalman = scan::KalmanDense<S>;
 
   KOKKOS_INLINE_FUNCTION static int size(int D) { return D * D; }
+  static constexpr bool groups_points = false;  // the D^3 scan dominates
 
   template <class Cell, class S>
   KOKKOS_INLINE_FUNCTION static void linearise(const Cell& cell, const S* h, const S* x, S* f, S* F,
                                                S* scratch) {
     cells::CellJacobian<Cell>::dense(cell, h, x, f, F, scratch);
+  }
+  template <int N, class Cell, class S>
+  KOKKOS_INLINE_FUNCTION static void linearise_points(const Cell& cell, const S* const* h,
+                                                      const S* const* x, S* const* f, S* const* F,
+                                                      S* const* scratch) {
+    for (int p = 0; p < N; ++p) linearise(cell, h[p], x[p], f[p], F[p], scratch[p]);
   }
   template <class S>
   KOKKOS_INLINE_FUNCTION static void apply(int D, const S* F, const S* v, S* y) {

@@ -165,28 +165,56 @@ SolveResult newton_solve(const Cell& cell,
     return r;
   };
   scan::ChunkedScan<AffineOp, ExecSpace> affine_scan(affine_op, need_affine ? B : 0, T, chunks,
-                                                     kalman ? smoother_scratch : affine_scratch);
+                                                     kalman ? smoother_scratch : affine_scratch,
+                                                     AffineGen::group_size);
   scan::ChunkedScan<KalmanOp, ExecSpace> kalman_scan(kalman_op, kalman || may_damp ? B : 0, T,
-                                                     chunks, kalman_scratch);
-  // The first local step whose residual exceeds tol, found in pass 1 (the exact prefix).
-  const Kokkos::View<int, Memory> first_inexact("ungulate::first_inexact");
-  const Kokkos::View<int, Memory> no_prefix;  // later passes do not look
-  const Kokkos::View<int, Memory> prefix_sink = opt.fallback ? first_inexact : no_prefix;
+                                                     chunks, kalman_scratch, KalmanGen::group_size);
+  // The first local step whose residual exceeds tol, found when linearising (the exact
+  // prefix): of `current`, and of `next` where the fused pass below linearises it.
+  Kokkos::View<int, Memory> first_inexact("ungulate::first_inexact");
+  Kokkos::View<int, Memory> next_first_inexact("ungulate::next_first_inexact");
+  const auto prefix_sink = [&](const Kokkos::View<int, Memory>& v) {
+    return opt.fallback ? v : Kokkos::View<int, Memory>();
+  };
+  // Plain (quasi-)DEER steps with stored linearisations fuse each iteration's last pass with
+  // the next iteration's first: while a chunk writes the new iterate it linearises it too.
+  // The affine aggregates then already hold the new iterate's linearisation, and its
+  // residual is known without another pass.
+  const bool fuse = !kalman && bool(cache.data.data());
+  bool current_linearised = false;  // the aggregates hold `current`'s linearisation
+  bool next_linearised = false;
+  Scalar current_residual = 0, next_residual = 0;  // local, with the aggregates
 
   // One iteration from `current` into `next`; returns {residual of current, update norm}.
   auto iterate = [&]() -> std::pair<Scalar, Scalar> {
+    next_linearised = false;
     if (!kalman && !damped) {
-      const AffineGen gen{cell, {}, inputs, current, boundary, D, store, prefix_sink, Scalar(tol)};
-      const Scalar residual = affine_scan.reduce_chunks(gen, Direction::Forward);
+      Scalar residual = current_residual;
+      if (!current_linearised) {
+        if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
+        const AffineGen gen{
+            cell, {}, inputs, current, boundary, D, store, prefix_sink(first_inexact), Scalar(tol)};
+        residual = affine_scan.reduce_chunks(gen, Direction::Forward);
+      }
       decomp.carry_in(affine_scan, Direction::Forward);
       const AffineGen replay{cell, {}, inputs, current, boundary, D, load};
-      const Scalar update = affine_scan.finish(
-          replay, WriteIterate<AffineOp, Memory>{affine_op, next, current}, Direction::Forward);
+      const WriteIterate<AffineOp, Memory> write{affine_op, next, current};
+      if (!fuse) return {residual, affine_scan.finish(replay, write, Direction::Forward)};
+      if (opt.fallback) Kokkos::deep_copy(next_first_inexact, std::numeric_limits<int>::max());
+      const AffineGen next_gen{
+          cell, {}, inputs, next, boundary, D, store, prefix_sink(next_first_inexact), Scalar(tol)};
+      const auto [update, body_residual] = affine_scan.finish_and_reduce(replay, write, next_gen);
+      // Each chunk's first step reads the previous chunk's (or rank's) last new state.
+      decomp.exchange_halo(next, previous, s0);
+      const Scalar head_residual = affine_scan.prepend_chunk_heads(next_gen);
+      next_residual = body_residual > head_residual ? body_residual : head_residual;
+      next_linearised = true;
       return {residual, update};
     }
     const KalmanBuilder<Structure> builder{opt.lambda, adaptive ? lambda_d.data() : nullptr};
-    const KalmanGen gen{cell, builder, inputs,      current,    boundary,
-                        D,    store,   prefix_sink, Scalar(tol)};
+    const KalmanGen gen{cell,       builder, inputs, current,
+                        boundary,   D,       store,  prefix_sink(first_inexact),
+                        Scalar(tol)};
     const KalmanGen replay{cell, builder, inputs, current, boundary, D, load};
     const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
     decomp.carry_in(kalman_scan, Direction::Forward);
@@ -253,8 +281,11 @@ SolveResult newton_solve(const Cell& cell,
                                       region.lambda.data(), std::size_t(B)));
     }
     decomp.exchange_halo(current, previous, s0);
-    if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
+    if (opt.fallback && (kalman || damped))
+      Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
     const auto step = iterate();
+    const bool linearised = next_linearised;  // only a swap below hands them on
+    current_linearised = false;
     const double residual = decomp.max_all(double(step.first));
     const double update = decomp.max_all(double(step.second));
     long long prefix = 0;  // of `current`
@@ -325,6 +356,11 @@ SolveResult newton_solve(const Cell& cell,
       break;
     }
     std::swap(current, next);
+    if (linearised) {
+      current_linearised = true;
+      current_residual = next_residual;
+      std::swap(first_inexact, next_first_inexact);
+    }
     result.final_update = record.update_norm;
     if (trust_region_step) {
       // The merit pass measured the new iterate's residual already.
@@ -347,7 +383,8 @@ SolveResult newton_solve(const Cell& cell,
       // small step that no longer reduces the residual is a stall.  An update of exactly 0
       // is a fixed point of the iteration in working precision (for every method, damped
       // ones included, a zero step means s = f(s)), whatever tolerance was asked for.
-      result.final_residual = residual_of_current();
+      result.final_residual =
+          current_linearised ? decomp.max_all(double(current_residual)) : residual_of_current();
       residual_known = true;
       if (result.final_residual <= tol || update == 0) {
         result.status = Status::Converged;
@@ -369,7 +406,10 @@ SolveResult newton_solve(const Cell& cell,
     }
   }
   if (T_global == 0) result.status = Status::Converged;
-  if (!residual_known) result.final_residual = T_global > 0 ? residual_of_current() : 0.0;
+  if (!residual_known)
+    result.final_residual = T_global == 0        ? 0.0
+                            : current_linearised ? decomp.max_all(double(current_residual))
+                                                 : residual_of_current();
   // Hitting the cap with a residual within tolerance is an answer all the same.
   if (result.status == Status::MaxIterations && result.final_residual <= tol)
     result.status = Status::Converged;

@@ -1,6 +1,8 @@
 #pragma once
 // Generators and sinks that turn a cell and the current iterate into scan elements: the
 // Newton linearisation (DEER), its Kalman form (ELK) and the RTS smoother's reverse pass.
+#include <type_traits>
+
 #include "ungulate/core/math.hpp"
 
 namespace ungulate::solvers {
@@ -81,6 +83,10 @@ template <class Cell, class Structure, class Builder, class MemorySpace>
 struct LinearisedElements {
   using Scalar = typename Cell::value_type;
   using States = Kokkos::View<const Scalar***, Kokkos::LayoutRight, MemorySpace>;
+  /// Steps linearised together on CPUs (scan engine groups): their independent instruction
+  /// streams interleave.  GPUs parallelise over work items instead.
+  static constexpr int group_size =
+      Structure::groups_points && std::is_same_v<MemorySpace, Kokkos::HostSpace> ? 4 : 1;
   Cell cell;
   Builder builder;
   States inputs;   // (B, T, I)
@@ -108,17 +114,63 @@ struct LinearisedElements {
       builder.build(b, D, stored, stored + n, y, element, rest);
       return;
     }
-    const Scalar* h = t == 0 ? &boundary.previous(b, 0) : &iterate(b, t - 1, 0);
+    const Scalar* h = input_state(b, t);
     const Scalar* x = &inputs(b, t, 0);
-    if (t == 0 && boundary.starts_sequence) {
+    if (t == 0 && boundary.starts_sequence) {  // exact: A = 0, b = f(s_0)
       cell.evaluate(h, x, f);
       for (int i = 0; i < n; ++i) F[i] = Scalar(0);
-      for (int i = 0; i < D; ++i) u[i] = f[i];
+      complete(b, t, nullptr, f, F, u, element, rest, max_residual);
     } else {
       Structure::linearise(cell, h, x, f, F, rest);
+      complete(b, t, h, f, F, u, element, rest, max_residual);
+    }
+  }
+
+  /// Elements t .. t + group_size - 1, their cell linearisations computed together.
+  KOKKOS_INLINE_FUNCTION void group(int b, int t, Scalar* elements, Scalar* scratch,
+                                    Scalar& max_residual) const {
+    constexpr int G = group_size;
+    const int D = dim, n = Structure::size(D);
+    const int es = typename Builder::template Element<Scalar>{D}.element_size();
+    const int per_step =
+        2 * D + n + cells::CellJacobian<Cell>::scratch_size(cell) + Builder::scratch_size(D);
+    if (cache.mode == cache.Load || (t == 0 && boundary.starts_sequence)) {
+      for (int p = 0; p < G; ++p) (*this)(b, t + p, elements + p * es, scratch, max_residual);
+      return;
+    }
+    const Scalar *h[G], *x[G];
+    Scalar *f[G], *F[G], *rest[G];
+    for (int p = 0; p < G; ++p) {
+      h[p] = input_state(b, t + p);
+      x[p] = &inputs(b, t + p, 0);
+      f[p] = scratch + p * per_step;
+      F[p] = f[p] + D;
+      rest[p] = F[p] + n + D;
+    }
+    Structure::template linearise_points<G>(cell, h, x, f, F, rest);
+    for (int p = 0; p < G; ++p)
+      complete(b, t + p, h[p], f[p], F[p], F[p] + n, elements + p * es, rest[p], max_residual);
+  }
+
+ private:
+  // The state before step t: the previous iterate, or the slice's boundary.
+  KOKKOS_INLINE_FUNCTION const Scalar* input_state(int b, int t) const {
+    return t == 0 ? &boundary.previous(b, 0) : &iterate(b, t - 1, 0);
+  }
+
+  // From f = f(h, x_t) and F: u = f - F h (f where h is null: F = 0), the residual, the
+  // exact prefix, the store, and the element.
+  KOKKOS_INLINE_FUNCTION void complete(int b, int t, const Scalar* h, const Scalar* f,
+                                       const Scalar* F, Scalar* u, Scalar* element, Scalar* rest,
+                                       Scalar& max_residual) const {
+    const int D = dim, n = Structure::size(D);
+    if (h != nullptr) {
       Structure::apply(D, F, h, u);
       for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+    } else {
+      for (int i = 0; i < D; ++i) u[i] = f[i];
     }
+    const Scalar* y = &iterate(b, t, 0);
     const Scalar step_residual = math::max_abs_difference(D, y, f, Scalar(0));
     max_residual = step_residual > max_residual ? step_residual : max_residual;
     // Test before the atomic: a chunk runs forward, so after its first inexact step the
