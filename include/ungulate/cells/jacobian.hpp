@@ -13,6 +13,8 @@
 //   template <int N> KOKKOS_FUNCTION void evaluate_points_with_diagonal_jacobian(
 //       const Scalar* const* h, const Scalar* const* x, Scalar* const* out,
 //       Scalar* const* diag) const;   // N independent points at once (CPU throughput)
+//   template <int N> KOKKOS_FUNCTION void evaluate_points(const Scalar* const* h,
+//       const Scalar* const* x, Scalar* const* out) const;                  // likewise
 // A cell without them is differentiated by forward-mode dual numbers (D evaluations of f
 // per Jacobian), so a user cell only needs `evaluate` templated on its scalar type.
 #include <type_traits>
@@ -33,6 +35,14 @@ struct has_diagonal_jacobian<
         std::declval<const typename Cell::value_type*>(),
         std::declval<typename Cell::value_type*>(), std::declval<typename Cell::value_type*>()))>>
     : std::true_type {};
+template <class Cell, class = void>
+struct has_evaluate_points : std::false_type {};
+template <class Cell>
+struct has_evaluate_points<
+    Cell, std::void_t<decltype(std::declval<const Cell&>().template evaluate_points<2>(
+              std::declval<const typename Cell::value_type* const*>(),
+              std::declval<const typename Cell::value_type* const*>(),
+              std::declval<typename Cell::value_type* const*>()))>> : std::true_type {};
 template <class Cell, class = void>
 struct has_points_diagonal_jacobian : std::false_type {};
 template <class Cell>
@@ -96,6 +106,19 @@ struct DualJacobian {
     if (D == 0) cell.evaluate(h, x, out);
   }
 };
+
+/// out[p] = f(h[p], x[p]) at N independent points: the cell's evaluate_points where it has
+/// it, one point after another otherwise.
+template <int N, class Cell>
+KOKKOS_INLINE_FUNCTION void evaluate_points(const Cell& cell,
+                                            const typename Cell::value_type* const* h,
+                                            const typename Cell::value_type* const* x,
+                                            typename Cell::value_type* const* out) {
+  if constexpr (N > 1 && detail::has_evaluate_points<Cell>::value)
+    cell.template evaluate_points<N>(h, x, out);
+  else
+    for (int p = 0; p < N; ++p) cell.evaluate(h[p], x[p], out[p]);
+}
 
 /// Uses a cell's analytic Jacobians where it has them, dual numbers otherwise.
 template <class Cell>

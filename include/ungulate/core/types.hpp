@@ -2,11 +2,18 @@
 // Basic vocabulary shared by every part of ungulate.
 #include <Kokkos_Core.hpp>
 
+#include <type_traits>
+
 #include <string>
 
 namespace ungulate {
 
 using DefaultExecutionSpace = Kokkos::DefaultExecutionSpace;
+
+/// Independent time steps evaluated together by one work item in memory space M: on CPUs
+/// their instruction streams interleave and fill the core; GPUs parallelise over work items.
+template <class MemorySpace>
+inline constexpr int steps_per_group = std::is_same_v<MemorySpace, Kokkos::HostSpace> ? 4 : 1;
 
 /// The evaluation methods.  Sequential is the plain loop every other method is tested against.
 /// Auto: sequential evaluation for a chaotic recurrence, quasi-DEER from the windowed warm

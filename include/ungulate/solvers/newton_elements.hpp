@@ -1,9 +1,8 @@
 #pragma once
 // Generators and sinks that turn a cell and the current iterate into scan elements: the
 // Newton linearisation (DEER), its Kalman form (ELK) and the RTS smoother's reverse pass.
-#include <type_traits>
-
 #include "ungulate/core/math.hpp"
+#include "ungulate/core/types.hpp"
 
 namespace ungulate::solvers {
 
@@ -85,8 +84,7 @@ struct LinearisedElements {
   using States = Kokkos::View<const Scalar***, Kokkos::LayoutRight, MemorySpace>;
   /// Steps linearised together on CPUs (scan engine groups): their independent instruction
   /// streams interleave.  GPUs parallelise over work items instead.
-  static constexpr int group_size =
-      Structure::groups_points && std::is_same_v<MemorySpace, Kokkos::HostSpace> ? 4 : 1;
+  static constexpr int group_size = Structure::groups_points ? steps_per_group<MemorySpace> : 1;
   Cell cell;
   Builder builder;
   States inputs;   // (B, T, I)

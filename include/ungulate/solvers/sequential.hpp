@@ -5,11 +5,41 @@
 #include <algorithm>
 #include <vector>
 
+#include "ungulate/cells/jacobian.hpp"
 #include "ungulate/core/math.hpp"
 #include "ungulate/core/types.hpp"
 #include "ungulate/scan/chunk_layout.hpp"
 
 namespace ungulate::solvers {
+
+/// visit(t, f_t) for t in [begin, end) in order, with f_t = f(states(b, t-1), inputs(b, t))
+/// (states(b, -1) = previous(b)): G steps evaluated together (steps_per_group); f holds
+/// G * D scalars.
+template <int G, class Cell, class Inputs, class Initial, class States, class Visit>
+KOKKOS_INLINE_FUNCTION void for_each_step_value(const Cell& cell, const Inputs& inputs,
+                                                const Initial& previous, const States& states,
+                                                int b, int begin, int end,
+                                                typename Cell::value_type* f, Visit&& visit) {
+  using Scalar = typename Cell::value_type;
+  const int D = cell.state_size();
+  int t = begin;
+  if constexpr (G > 1)
+    for (; t + G <= end; t += G) {
+      const Scalar *h[G], *x[G];
+      Scalar* out[G];
+      for (int p = 0; p < G; ++p) {
+        h[p] = t + p == 0 ? &previous(b, 0) : &states(b, t + p - 1, 0);
+        x[p] = &inputs(b, t + p, 0);
+        out[p] = f + p * D;
+      }
+      cells::evaluate_points<G>(cell, h, x, out);
+      for (int p = 0; p < G; ++p) visit(t + p, out[p]);
+    }
+  for (; t < end; ++t) {
+    cell.evaluate(t == 0 ? &previous(b, 0) : &states(b, t - 1, 0), &inputs(b, t, 0), f);
+    visit(t, static_cast<const Scalar*>(f));
+  }
+}
 
 /// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) for first <= t < last (last < 0:
 /// to the end) with states(b, -1, :) = s0(b, :), for the sequences b in [batch_first,
@@ -87,21 +117,23 @@ template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, cla
 typename Cell::value_type residual_max(const Cell& cell, const Inputs& inputs,
                                        const Initial& previous, const States& states, int chunks) {
   using Scalar = typename Cell::value_type;
+  using Memory = typename ExecSpace::memory_space;
+  constexpr int G = steps_per_group<Memory>;
   const scan::ChunkLayout layout(int(states.extent(1)), chunks);
   const int C = layout.chunks, D = cell.state_size();
-  Kokkos::View<Scalar**, Kokkos::LayoutRight, typename ExecSpace::memory_space> f(
-      "ungulate::residual_scratch", std::size_t(states.extent(0)) * C, D);
+  Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> f("ungulate::residual_scratch",
+                                                        std::size_t(states.extent(0)) * C, G * D);
   Scalar result = 0;
   Kokkos::parallel_reduce(
       "ungulate::residual_max", Kokkos::RangePolicy<ExecSpace>(0, states.extent(0) * C),
       KOKKOS_LAMBDA(const int item, Scalar& max_value) {
         const int b = item / C, c = item % C;
-        Scalar* out = &f(item, 0);
-        for (int t = layout.begin(c); t < layout.end(c); ++t) {
-          const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
-          cell.evaluate(h, &inputs(b, t, 0), out);
-          max_value = math::max_abs_difference(D, &states(b, t, 0), out, max_value);
-        }
+        Scalar m = max_value;
+        for_each_step_value<G>(cell, inputs, previous, states, b, layout.begin(c), layout.end(c),
+                               &f(item, 0), [&](int t, const Scalar* ft) {
+                                 m = math::max_abs_difference(D, &states(b, t, 0), ft, m);
+                               });
+        max_value = m;
       },
       Kokkos::Max<Scalar>(result));
   return result > Scalar(0) ? result : Scalar(0);  // an empty range reduces to lowest()
@@ -125,8 +157,9 @@ SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
   const int B = int(states.extent(0));
   const scan::ChunkLayout layout(int(states.extent(1)), chunks);
   const int C = layout.chunks, D = cell.state_size();
+  constexpr int G = steps_per_group<Memory>;
   Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory> f("ungulate::residual_scratch",
-                                                        std::size_t(B) * C, D);
+                                                        std::size_t(B) * C, G * D);
   Kokkos::View<double**, Kokkos::LayoutRight, Memory> partial("ungulate::residual_partial",
                                                               std::size_t(B) * C, 3);
   const bool compare = reference.data() != nullptr;
@@ -134,22 +167,31 @@ SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
       "ungulate::residuals_by_sequence", Kokkos::RangePolicy<ExecSpace>(0, std::size_t(B) * C),
       KOKKOS_LAMBDA(const int item) {
         const int b = item / C, c = item % C;
-        Scalar* out = &f(item, 0);
-        double sum = 0;
+        // The sum of squares in W independent lanes (state entry i into lane i % W): one
+        // running sum would be a chain of dependent additions as long as the slice.
+        constexpr int W = 8;
+        double lanes[W] = {};
         Scalar max_value = 0, max_change = 0;
-        for (int t = layout.begin(c); t < layout.end(c); ++t) {
-          if (compare)
-            max_change =
-                math::max_abs_difference(D, &states(b, t, 0), &reference(b, t, 0), max_change);
-          const Scalar* h = t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);
-          cell.evaluate(h, &inputs(b, t, 0), out);
-          const Scalar* s = &states(b, t, 0);
-          for (int i = 0; i < D; ++i) {
-            const double d = double(s[i]) - double(out[i]);
-            sum += d * d;
-          }
-          max_value = math::max_abs_difference(D, s, out, max_value);
-        }
+        for_each_step_value<G>(cell, inputs, previous, states, b, layout.begin(c), layout.end(c),
+                               &f(item, 0), [&](int t, const Scalar* ft) {
+                                 const Scalar* s = &states(b, t, 0);
+                                 if (compare)
+                                   max_change = math::max_abs_difference(D, s, &reference(b, t, 0),
+                                                                         max_change);
+                                 int i = 0;
+                                 for (; i + W <= D; i += W)
+                                   for (int l = 0; l < W; ++l) {
+                                     const double d = double(s[i + l]) - double(ft[i + l]);
+                                     lanes[l] += d * d;
+                                   }
+                                 for (int l = 0; i < D; ++i, ++l) {
+                                   const double d = double(s[i]) - double(ft[i]);
+                                   lanes[l] += d * d;
+                                 }
+                                 max_value = math::max_abs_difference(D, s, ft, max_value);
+                               });
+        double sum = 0;
+        for (int l = 0; l < W; ++l) sum += lanes[l];
         partial(item, 0) =
             math::is_finite(sum) ? sum : Kokkos::Experimental::infinity<double>::value;
         partial(item, 1) = double(max_value);
