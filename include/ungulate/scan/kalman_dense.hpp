@@ -54,8 +54,9 @@ struct KalmanDense {
     linalg::gemv(D, Scalar(1), Aj, y, Scalar(0), out + offb());
     for (int k = 0; k < D; ++k) out[offb() + k] += bj[k];
     linalg::gemm(D, Scalar(1), Aj, Z, Scalar(0), W);
+    linalg::transpose(D, Aj, M);  // M's factors are no longer needed
     linalg::copy(DD, Cj, out + offC());
-    linalg::gemm<linalg::NoTrans, linalg::Trans>(D, Scalar(1), W, Aj, Scalar(1), out + offC());
+    linalg::gemm(D, Scalar(1), W, M, Scalar(1), out + offC());
 
     linalg::gemv(D, Scalar(1), Jj, bi, Scalar(0), v);
     for (int k = 0; k < D; ++k) v[k] = ej[k] - v[k];
@@ -87,8 +88,9 @@ struct KalmanDense {
     linalg::gemv(D, Scalar(1), e + offA(), y, Scalar(0), m);
     for (int k = 0; k < D; ++k) m[k] += e[offb() + k];
     linalg::gemm(D, Scalar(1), e + offA(), Z, Scalar(0), W);
+    linalg::transpose(D, e + offA(), M);  // M's factors are no longer needed
     linalg::copy(DD, e + offC(), P);
-    linalg::gemm<linalg::NoTrans, linalg::Trans>(D, Scalar(1), W, e + offA(), Scalar(1), P);
+    linalg::gemm(D, Scalar(1), W, M, Scalar(1), P);
   }
 
   KOKKOS_INLINE_FUNCTION const Scalar* mean(const Scalar* state) const { return state; }

@@ -103,7 +103,8 @@ struct DenseJacobian {
                                                    S* scratch) {
     S *FP = scratch, *Sm = FP + D * D, *piv = Sm + D * D;
     linalg::gemm(D, S(1), F, P, S(0), FP);
-    linalg::gemm<linalg::NoTrans, linalg::Trans>(D, S(1), FP, F, S(0), Sm);
+    linalg::transpose(D, F, E);  // E is written last, from the solve
+    linalg::gemm(D, S(1), FP, E, S(0), Sm);
     for (int i = 0; i < D; ++i) Sm[i * D + i] += S(1);
     linalg::lu_factor(D, Sm, piv);
     linalg::lu_solve(D, Sm, piv, FP, D);
