@@ -1,10 +1,11 @@
 #pragma once
 // Device-callable kernels on small dense row-major n x n matrices held in contiguous memory.
-// Our own loops, not Kokkos Kernels' unblocked SerialGemm: every product runs as row updates
-// c_i += a_ik b_k over contiguous rows with restrict-qualified operands, so the innermost loop
-// vectorises on CPUs (SerialGemm's strided dot products ran at ~5% of the FMA peak), and on GPUs
-// it is the same per-thread loop nest as before. The LU solve pivots (SerialLU does not), since
-// the Kalman combine needs a robust (I + C J)^-1.
+// Our own loops rather than Kokkos Kernels' unblocked SerialGemm (strided dot products, about
+// 5% of this project's CPU's FMA peak): products accumulate register-wide column tiles of
+// four rows at once over contiguous rows of B, and the substitutions update whole rows, so
+// the inner loops vectorise (UNGULATE_SIMD) without store-to-load chains. On GPUs each thread
+// runs the same loop nest on its own matrices. The LU factorisation pivots (SerialLU does
+// not), since the Kalman combine needs a robust (I + C J)^-1.
 #include <Kokkos_Core.hpp>
 
 #include <type_traits>
