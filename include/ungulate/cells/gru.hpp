@@ -374,7 +374,6 @@ struct GRU {
     }
   }
 
-  // d h'_i / d h_j from the gates of row i and the kernels' entries (i, j) of each gate.
   /// Row i of df/dh from the rows of W_hr, W_hz, W_hn: jacobian_entry for every column, with
   /// the row's factors hoisted so that the loop vectorises (the same operations per entry).
   KOKKOS_INLINE_FUNCTION static void jacobian_row(const Gates<Scalar>& g, Scalar hi, int i, int D,
@@ -394,6 +393,7 @@ struct GRU {
     row[i] += g.z;
   }
 
+  // d h'_i / d h_j from the gates of row i and the kernels' entries (i, j) of each gate.
   KOKKOS_INLINE_FUNCTION static Scalar jacobian_entry(const Gates<Scalar>& g, Scalar hi, Scalar wr,
                                                       Scalar wz, Scalar wn, bool diagonal) {
     const Scalar dr = g.r * (Scalar(1) - g.r) * wr;
