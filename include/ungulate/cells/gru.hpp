@@ -374,32 +374,45 @@ struct GRU {
     }
   }
 
-  /// Row i of df/dh from the rows of W_hr, W_hz, W_hn: jacobian_entry for every column, with
-  /// the row's factors hoisted so that the loop vectorises (the same operations per entry).
+  /// The factors of row i of df/dh that do not depend on the column j:
+  ///   d h'_i / d h_j = (1 - z) (1 - n^2) (r (1 - r) W_hr[i][j] hn + r W_hn[i][j])
+  ///                    + (h_i - n) z (1 - z) W_hz[i][j] + z [i == j].
+  struct JacobianRow {
+    Scalar r, hn, sr, sz, sn, omz, hmn;
+    KOKKOS_INLINE_FUNCTION JacobianRow(const Gates<Scalar>& g, Scalar hi)
+        : r(g.r),
+          hn(g.hn),
+          sr(g.r * (Scalar(1) - g.r)),
+          sz(g.z * (Scalar(1) - g.z)),
+          sn(Scalar(1) - g.n * g.n),
+          omz(Scalar(1) - g.z),
+          hmn(hi - g.n) {}
+    /// The entry without the diagonal's z, from the kernels' entries (i, j) of each gate.
+    KOKKOS_INLINE_FUNCTION Scalar entry(Scalar wr, Scalar wz, Scalar wn) const {
+      const Scalar dr = sr * wr;
+      const Scalar dz = sz * wz;
+      const Scalar dn = sn * (dr * hn + r * wn);
+      return omz * dn + hmn * dz;
+    }
+  };
+
+  /// Row i of df/dh from the rows of W_hr, W_hz, W_hn, one loop over the columns that
+  /// vectorises (restrict-qualified rows, factors hoisted).
   KOKKOS_INLINE_FUNCTION static void jacobian_row(const Gates<Scalar>& g, Scalar hi, int i, int D,
                                                   const Scalar* KOKKOS_RESTRICT wr,
                                                   const Scalar* KOKKOS_RESTRICT wz,
                                                   const Scalar* KOKKOS_RESTRICT wn,
                                                   Scalar* KOKKOS_RESTRICT row) {
-    const Scalar r = g.r, hn = g.hn, sr = g.r * (Scalar(1) - g.r), sz = g.z * (Scalar(1) - g.z),
-                 sn = Scalar(1) - g.n * g.n, omz = Scalar(1) - g.z, hmn = hi - g.n;
+    const JacobianRow f(g, hi);
     UNGULATE_SIMD
-    for (int j = 0; j < D; ++j) {
-      const Scalar dr = sr * wr[j];
-      const Scalar dz = sz * wz[j];
-      const Scalar dn = sn * (dr * hn + r * wn[j]);
-      row[j] = omz * dn + hmn * dz;
-    }
+    for (int j = 0; j < D; ++j) row[j] = f.entry(wr[j], wz[j], wn[j]);
     row[i] += g.z;
   }
 
   // d h'_i / d h_j from the gates of row i and the kernels' entries (i, j) of each gate.
   KOKKOS_INLINE_FUNCTION static Scalar jacobian_entry(const Gates<Scalar>& g, Scalar hi, Scalar wr,
                                                       Scalar wz, Scalar wn, bool diagonal) {
-    const Scalar dr = g.r * (Scalar(1) - g.r) * wr;
-    const Scalar dz = g.z * (Scalar(1) - g.z) * wz;
-    const Scalar dn = (Scalar(1) - g.n * g.n) * (dr * g.hn + g.r * wn);
-    return (Scalar(1) - g.z) * dn + (hi - g.n) * dz + (diagonal ? g.z : Scalar(0));
+    return JacobianRow(g, hi).entry(wr, wz, wn) + (diagonal ? g.z : Scalar(0));
   }
 };
 

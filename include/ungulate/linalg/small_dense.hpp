@@ -47,6 +47,12 @@ KOKKOS_INLINE_FUNCTION void transpose(int n, const T* KOKKOS_RESTRICT src, T* KO
 }
 
 namespace detail {
+/// alpha acc + beta c, where beta 0 ignores c (NaN in C must not survive beta = 0).
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION T scaled_sum(T alpha, T acc, T beta, T c) {
+  return alpha * acc + (beta == T(0) ? T(0) : beta * c);
+}
+
 /// Columns one register holds on a 64-byte-vector CPU: the products accumulate tiles of this
 /// width in registers instead of read-modify-writing rows of C (store-to-load chains).
 template <class T>
@@ -72,17 +78,6 @@ KOKKOS_FORCEINLINE_FUNCTION void accumulate_tile(int K, const T* KOKKOS_RESTRICT
   }
 }
 
-/// y += a x over len contiguous entries: vectorised from a register's width on, plain below
-/// (a vector loop's set-up costs more than a handful of scalar operations).
-template <class T>
-KOKKOS_FORCEINLINE_FUNCTION void row_update(int len, T a, const T* KOKKOS_RESTRICT x,
-                                            T* KOKKOS_RESTRICT y) {
-  if (len >= tile_width<T>)
-    axpy(len, a, x, y);
-  else
-    for (int j = 0; j < len; ++j) y[j] += a * x[j];
-}
-
 /// Rows [i, i + R) of C's column tile [j0, j0 + W) for gemm without transposed B.
 template <int R, int W, class T>
 KOKKOS_FORCEINLINE_FUNCTION void gemm_tile(int n, int i, int j0, T alpha, const T* A, int a_row,
@@ -92,7 +87,7 @@ KOKKOS_FORCEINLINE_FUNCTION void gemm_tile(int n, int i, int j0, T alpha, const 
   for (int r = 0; r < R; ++r) {
     T* KOKKOS_RESTRICT c = C + (i + r) * n + j0;
     UNGULATE_SIMD
-    for (int j = 0; j < W; ++j) c[j] = alpha * acc[r][j] + (beta == T(0) ? T(0) : beta * c[j]);
+    for (int j = 0; j < W; ++j) c[j] = scaled_sum(alpha, acc[r][j], beta, c[j]);
   }
 }
 }  // namespace detail
@@ -119,7 +114,7 @@ KOKKOS_INLINE_FUNCTION void gemm(int n, T alpha, const T* KOKKOS_RESTRICT A,
     for (int j = tiled; j < n; ++j) {
       T acc = 0;
       for (int k = 0; k < n; ++k) acc += A[i * a_row + k * a_k] * B[k * b_k + j * b_col];
-      C[i * n + j] = alpha * acc + (beta == T(0) ? T(0) : beta * C[i * n + j]);
+      C[i * n + j] = detail::scaled_sum(alpha, acc, beta, C[i * n + j]);
     }
 }
 
@@ -134,7 +129,7 @@ KOKKOS_INLINE_FUNCTION void gemv(int n, T alpha, const T* KOKKOS_RESTRICT A,
     for (int i = 0; i < n; ++i) {
       T acc = 0;
       for (int j = 0; j < n; ++j) acc += A[i * n + j] * x[j];
-      y[i] = alpha * acc + (beta == T(0) ? T(0) : beta * y[i]);
+      y[i] = detail::scaled_sum(alpha, acc, beta, y[i]);
     }
   }
 }
@@ -199,11 +194,11 @@ KOKKOS_INLINE_FUNCTION void lu_solve(int n, const T* KOKKOS_RESTRICT LU, const I
   // updates every later row. Consecutive updates go to different rows, so they do not wait on
   // each other (row-by-row accumulation would chain through one row's stores).
   for (int k = 0; k < n; ++k)
-    for (int i = k + 1; i < n; ++i) detail::row_update(m, -LU[i * n + k], B + k * m, B + i * m);
+    for (int i = k + 1; i < n; ++i) axpy(m, -LU[i * n + k], B + k * m, B + i * m);
   for (int k = n - 1; k >= 0; --k) {
     const T inv = T(1) / LU[k * n + k];
     for (int j = 0; j < m; ++j) B[k * m + j] *= inv;
-    for (int i = 0; i < k; ++i) detail::row_update(m, -LU[i * n + k], B + k * m, B + i * m);
+    for (int i = 0; i < k; ++i) axpy(m, -LU[i * n + k], B + k * m, B + i * m);
   }
 }
 

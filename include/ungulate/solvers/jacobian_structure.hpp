@@ -108,8 +108,7 @@ struct DenseJacobian {
     for (int i = 0; i < D; ++i) Sm[i * D + i] += S(1);
     linalg::lu_factor(D, Sm, piv);
     linalg::lu_solve(D, Sm, piv, FP, D);
-    for (int i = 0; i < D; ++i)
-      for (int j = 0; j < D; ++j) E[i * D + j] = FP[j * D + i];
+    linalg::transpose(D, FP, E);
   }
   KOKKOS_INLINE_FUNCTION static int smoother_scratch(int D) { return 2 * D * D + D; }
 };
