@@ -30,16 +30,14 @@ KOKKOS_INLINE_FUNCTION float float_from_bits(int bits) {
 // C library's expf/tanhf are scalar calls, and were 60% of a GRU step).  Selects instead of
 // branches; NaN propagates (every clamp is written `x > hi ? hi : x`, false for NaN).
 
-/// e^x with Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, and Cephes' degree-7
-/// polynomial for e^r: about 1 ulp.  Results below 2^-125 flush to 0 (the subnormal range).
-KOKKOS_INLINE_FUNCTION float exp_float(float x) {
-  constexpr float hi = 88.7228317f, lo = -86.5f;
-  float xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
+/// e^x = p 2^n with Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, and Cephes'
+/// degree-7 polynomial p = e^r (about 1 ulp).  x must be clamped to [-86.5, 88.7228317]
+/// (or NaN, which travels in p).
+KOKKOS_FORCEINLINE_FUNCTION float exp_reduced(float x, int& n) {
   // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick (no call, no SSE4.1).
-  float fn = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   fn = fn == fn ? fn : 0.0f;  // NaN: any finite n; the NaN travels in r
-  float r = xc - fn * 0.693359375f;
+  float r = x - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -47,14 +45,41 @@ KOKKOS_INLINE_FUNCTION float exp_float(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  n = int(fn);
+  return p * r * r + r + 1.0f;
+}
+
+/// e^x for x in [-86.5, 88] or NaN (no clamps, no special cases): n + 127 is then a normal
+/// exponent, so 2^n is one float.  For the sigmoid and tanh, whose arguments are clamped.
+KOKKOS_FORCEINLINE_FUNCTION float exp_float_in_range(float x) {
+  int n;
+  const float p = exp_reduced(x, n);
+  return p * float_from_bits((n + 127) << 23);
+}
+
+/// e^x, about 1 ulp.  Results below 2^-125 flush to 0 (the subnormal range).
+KOKKOS_INLINE_FUNCTION float exp_float(float x) {
+  constexpr float hi = 88.7228317f, lo = -86.5f;
+  float xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  int n;
+  const float p = exp_reduced(xc, n);
   // 2^n as (2 p) * 2^(n-1): n - 1 + 127 stays within the normal exponents for n in
   // [-124, 128], so neither factor is subnormal or infinite before the product.
-  const int n = int(fn);
   float y = (p * 2.0f) * float_from_bits((n + 126) << 23);
   y = x > hi ? Kokkos::Experimental::infinity<float>::value : y;
   y = x < lo ? 0.0f : y;
   return y;
+}
+
+/// 1 / (1 + e^-x), about 2 ulp: e^-x is clamped to [e^-86.5, e^88] (1 / (1 + e^-x) is 1 or
+/// below 1e-38 outside), which spares exp_float's special cases; below -88 the result is 0.
+KOKKOS_INLINE_FUNCTION float sigmoid_float(float x) {
+  float t = -x;
+  t = t > 88.0f ? 88.0f : t;
+  t = t < -86.5f ? -86.5f : t;
+  const float y = 1.0f / (1.0f + exp_float_in_range(t));
+  return x < -88.0f ? 0.0f : y;
 }
 
 /// tanh: Cephes' odd polynomial below |x| = 0.625 (keeps relative accuracy near 0), and
@@ -68,7 +93,8 @@ KOKKOS_INLINE_FUNCTION float tanh_float(float x) {
   small = small * z - 3.33332819422e-1f;
   small = small * z * x + x;
   const float ax = x < 0.0f ? -x : x;
-  const float e = exp_float(2.0f * (ax > 10.0f ? 10.0f : ax));  // tanh(10) rounds to 1
+  // tanh(10) rounds to 1; e^[0, 20] needs no special cases.
+  const float e = exp_float_in_range(2.0f * (ax > 10.0f ? 10.0f : ax));
   float large = 1.0f - 2.0f / (e + 1.0f);
   large = x < 0.0f ? -large : large;
   return ax < 0.625f ? small : large;
@@ -124,7 +150,10 @@ KOKKOS_INLINE_FUNCTION S log1p(S x) {
 }
 template <class S>
 KOKKOS_INLINE_FUNCTION S sigmoid(S x) {
-  return S(1) / (S(1) + exp(-x));
+  if constexpr (std::is_same_v<S, float>)
+    return detail::sigmoid_float(x);
+  else
+    return S(1) / (S(1) + exp(-x));
 }
 /// log(1 + e^x) without overflow for large x or loss of accuracy for very negative x.
 template <class S>
