@@ -1,13 +1,10 @@
-# Normalise the Kokkos and Kokkos Kernels packages into two targets that work the
-# same for every provider:
-#   ungulate::kokkos         Kokkos core (+ containers)
-#   ungulate::kokkoskernels  Kokkos Kernels (batched and BLAS headers/libraries)
+# Normalise the Kokkos package into one target that works the same for every provider:
+#   ungulate::kokkos  Kokkos core (+ containers)
 #
 # Providers:
-#  * a standalone Kokkos >= 4 install (Kokkos::kokkos, Kokkos::kokkoskernels);
+#  * a standalone Kokkos install (Kokkos::kokkos);
 #  * Debian's Trilinos 13.2 packages (Kokkos 3.4.01), whose Kokkos::kokkos lists a
-#    non-existent include directory and whose Kokkos Kernels target is called
-#    trilinos_kokkoskernels.  There we build the targets from the package variables.
+#    non-existent include directory.  There we build the target from the package variables.
 #
 # The exported ungulateConfig.cmake includes this file again, so consumers get the
 # same targets (an exported target cannot link a plain local target).
@@ -24,18 +21,5 @@ if(NOT TARGET ungulate::kokkos)
       INTERFACE_LINK_LIBRARIES "${Kokkos_LIBRARIES}")
   else()
     set_target_properties(ungulate::kokkos PROPERTIES INTERFACE_LINK_LIBRARIES Kokkos::kokkos)
-  endif()
-endif()
-
-if(NOT TARGET ungulate::kokkoskernels)
-  find_dependency(KokkosKernels)
-  add_library(ungulate::kokkoskernels INTERFACE IMPORTED)
-  if(TARGET Kokkos::kokkoskernels)
-    set_target_properties(ungulate::kokkoskernels PROPERTIES
-      INTERFACE_LINK_LIBRARIES Kokkos::kokkoskernels)
-  else()
-    set_target_properties(ungulate::kokkoskernels PROPERTIES
-      INTERFACE_INCLUDE_DIRECTORIES "${KokkosKernels_INCLUDE_DIRS}"
-      INTERFACE_LINK_LIBRARIES "${KokkosKernels_LIBRARIES};ungulate::kokkos")
   endif()
 endif()

@@ -15,8 +15,7 @@ JOBS="${JOBS:-2}"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$JOBS" --target ungulate_app >/dev/null
 cmake -S . -B build-omp -DCMAKE_BUILD_TYPE=Release -DUNGULATE_ENABLE_TESTS=OFF \
-      -DKokkos_ROOT="$ROOT/install-kokkos-openmp" \
-      -DKokkosKernels_ROOT="$ROOT/install-kokkos-openmp" >/dev/null
+      -DKokkos_ROOT="$ROOT/install-kokkos-openmp" >/dev/null
 cmake --build build-omp -j"$JOBS" --target ungulate_app >/dev/null
 ./perf/setup_baselines.sh
 perf/.venv/bin/python perf/sweep.py "$@"

@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
-# Builds Kokkos and Kokkos Kernels with the OpenMP and Serial backends from Debian
-# bookworm's own trilinos source package (Debian ships Kokkos with Serial only), and
-# installs them into PREFIX (default: <repo>/install-kokkos-openmp).  Then configure
+# Builds Kokkos with the OpenMP and Serial backends from Debian bookworm's own trilinos
+# source package (Debian ships Kokkos with Serial only), and installs it into PREFIX (default: <repo>/install-kokkos-openmp).  Then configure
 # ungulate against it:
 #
 #   ./scripts/build-kokkos-openmp.sh
-#   cmake -S . -B build-omp -DKokkos_ROOT=$PWD/install-kokkos-openmp \
-#         -DKokkosKernels_ROOT=$PWD/install-kokkos-openmp
+#   cmake -S . -B build-omp -DKokkos_ROOT=$PWD/install-kokkos-openmp
 #   OMP_NUM_THREADS=2 OMP_PROC_BIND=spread ./build-omp/apps/ungulate demo
 #
 # The compiler is CMake's choice (CXX=clang++ for a clang build, e.g. the ThreadSanitizer
 # build of scripts/test.sh, which needs clang's libomp for TSan-visible OpenMP barriers).
-# Needs apt (adds a deb-src entry for bookworm if there is none) and about 3 minutes on
-# 2 cores.  Idempotent: does nothing when PREFIX already holds an OpenMP Kokkos.
+# Needs apt (adds a deb-src entry for bookworm if there is none) and on
+# 2 cores takes under a minute.  Idempotent: does nothing when PREFIX already holds an
+# OpenMP Kokkos.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PREFIX="${1:-$ROOT/install-kokkos-openmp}"
@@ -21,8 +20,7 @@ JOBS="${JOBS:-2}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-if grep -qs "KOKKOS_ENABLE_OPENMP" "$PREFIX/include/KokkosCore_config.h" &&
-   ls -d "$PREFIX"/lib*/cmake/KokkosKernels >/dev/null 2>&1; then
+if grep -qs "KOKKOS_ENABLE_OPENMP" "$PREFIX/include/KokkosCore_config.h"; then
   echo "OpenMP Kokkos already installed in $PREFIX"
   exit 0
 fi
@@ -46,12 +44,11 @@ cd "$WORK"
 if ! ls trilinos_*.orig.tar.* >/dev/null 2>&1; then
   apt-get source --download-only -q trilinos
 fi
-# Only the two standalone CMake projects we need, not the whole of Trilinos.
+# Only the standalone CMake project we need, not the whole of Trilinos.
 SRC="$WORK/src"
-if [ ! -d "$SRC/packages/kokkos-kernels" ]; then
+if [ ! -d "$SRC/packages/kokkos" ]; then
   rm -rf "$SRC" && mkdir -p "$SRC"
-  tar -xf trilinos_*.orig.tar.* -C "$SRC" --strip-components=1 \
-      --wildcards '*/packages/kokkos/*' '*/packages/kokkos-kernels/*'
+  tar -xf trilinos_*.orig.tar.* -C "$SRC" --strip-components=1 --wildcards '*/packages/kokkos/*'
 fi
 
 cmake -S "$SRC/packages/kokkos" -B "$WORK/kokkos-build-$(basename "$PREFIX")" -DCMAKE_BUILD_TYPE=Release \
@@ -60,10 +57,4 @@ cmake -S "$SRC/packages/kokkos" -B "$WORK/kokkos-build-$(basename "$PREFIX")" -D
 cmake --build "$WORK/kokkos-build-$(basename "$PREFIX")" -j"$JOBS"
 cmake --install "$WORK/kokkos-build-$(basename "$PREFIX")"
 
-cmake -S "$SRC/packages/kokkos-kernels" -B "$WORK/kernels-build-$(basename "$PREFIX")" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=ON -DKokkos_ROOT="$PREFIX" \
-      -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF \
-      -DKokkosKernels_ADD_DEFAULT_ETI=OFF  # ungulate uses header-only batched kernels
-cmake --build "$WORK/kernels-build-$(basename "$PREFIX")" -j"$JOBS"
-cmake --install "$WORK/kernels-build-$(basename "$PREFIX")"
 echo "OpenMP+Serial Kokkos installed in $PREFIX"

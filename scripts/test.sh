@@ -30,9 +30,8 @@ fi
 
 if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
   ./scripts/build-kokkos-openmp.sh "$ROOT/install-kokkos-openmp"
-  OMP_ARGS=(-DKokkos_ROOT="$ROOT/install-kokkos-openmp"
-            -DKokkosKernels_ROOT="$ROOT/install-kokkos-openmp")
-  cmake -S . -B build-omp -DCMAKE_BUILD_TYPE=Release -DUNGULATE_WERROR=ON "${OMP_ARGS[@]}"
+  cmake -S . -B build-omp -DCMAKE_BUILD_TYPE=Release -DUNGULATE_WERROR=ON \
+        -DKokkos_ROOT="$ROOT/install-kokkos-openmp"
   cmake --build build-omp -j"$JOBS"
   # Each test uses both threads: run them one at a time.  The MPI tests start up to 4 ranks
   # of 2 threads on 2 cores: spinning OpenMP threads would starve each other (passive wait).
@@ -47,8 +46,7 @@ if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
     CC=clang CXX=clang++ ./scripts/build-kokkos-openmp.sh "$ROOT/install-kokkos-openmp-clang"
     CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
           -DUNGULATE_TSAN=ON -DUNGULATE_ENABLE_APPS=OFF -DUNGULATE_ENABLE_MPI=OFF \
-          -DUNGULATE_ENABLE_HDF5=OFF -DKokkos_ROOT="$ROOT/install-kokkos-openmp-clang" \
-          -DKokkosKernels_ROOT="$ROOT/install-kokkos-openmp-clang"
+          -DUNGULATE_ENABLE_HDF5=OFF -DKokkos_ROOT="$ROOT/install-kokkos-openmp-clang"
     TSAN_TESTS=(test_scan_elements test_chunked_scan test_kalman test_convergence test_gradient)
     cmake --build build-tsan -j"$JOBS" --target "${TSAN_TESTS[@]}"
     for t in "${TSAN_TESTS[@]}"; do
