@@ -109,7 +109,9 @@ struct GRU {
     }
     for_each_block<N>(h, x, [&](int p, const BlockGates& g) {
       Scalar o[row_block];
-      for (int l = 0; l < row_block; ++l) o[l] = (Scalar(1) - g.z[l]) * g.n[l] + g.z[l] * g.h[l];
+      // (1 - z) n + z h, fused as the compilers first chose it (math::multiply_add).
+      for (int l = 0; l < row_block; ++l)
+        o[l] = math::multiply_add(Scalar(1) - g.z[l], g.n[l], g.z[l] * g.h[l]);
       store_rows(g.first, g.rows, o, out[p]);
     });
   }
@@ -145,7 +147,7 @@ struct GRU {
       for (int l = 0; l < row_block; ++l) {
         const int i = g.first + l;
         const Scalar r = g.r[l], z = g.z[l], n = g.n[l], hi = g.h[l];
-        o[l] = (Scalar(1) - z) * n + z * hi;
+        o[l] = math::multiply_add(Scalar(1) - z, n, z * hi);
         const Scalar dr = r * (Scalar(1) - r) * packed_bias(4, i);
         const Scalar dz = z * (Scalar(1) - z) * packed_bias(5, i);
         const Scalar dn = (Scalar(1) - n * n) * (dr * g.hn[l] + r * packed_bias(6, i));

@@ -16,6 +16,24 @@ namespace kmath = ::Kokkos;
 namespace kmath = ::Kokkos::Experimental;
 #endif
 
+/// a * b + c.  With hardware FMA, fused (one rounding) by name: where an expression can be
+/// contracted two ways, such as a * b + c * d, the compiler's choice (-ffp-contract=fast) may
+/// differ between two inlined copies of the same code (a cell evaluated at one point or at
+/// four), and so would the results; spelling out the fused form keeps them bitwise alike.
+/// Without hardware FMA nothing is contracted and it is the plain expression (no libm call).
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION T multiply_add(T a, T b, T c) {
+  if constexpr (std::is_floating_point_v<T>) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+    return fma(a, b, c);
+#elif defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    if constexpr (std::is_same_v<T, float>) return __builtin_fmaf(a, b, c);
+    if constexpr (std::is_same_v<T, double>) return __builtin_fma(a, b, c);
+#endif
+  }
+  return a * b + c;
+}
+
 namespace detail {
 
 /// The float with bit pattern `bits` (memcpy: defined behaviour, and compilers turn it into a

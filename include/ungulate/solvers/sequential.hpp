@@ -41,26 +41,70 @@ KOKKOS_INLINE_FUNCTION void for_each_step_value(const Cell& cell, const Inputs& 
   }
 }
 
+/// The sequences [b0, b0 + N) advanced together from step `first` to `last`: at each step
+/// their N independent evaluations interleave (cells::evaluate_points), hiding the latency of
+/// one sequence's chain, which alone would leave most of a core idle.
+template <class Cell, class Inputs, class Initial, class States, int G>
+struct SequentialGroups {
+  Cell cell;
+  Inputs inputs;
+  Initial s0;
+  States states;
+  int first, last, batch_first, batch_end, per_group;
+
+  template <int N>
+  KOKKOS_INLINE_FUNCTION void advance(int b0) const {
+    using Scalar = typename Cell::value_type;
+    const Scalar *h[N], *x[N];
+    Scalar* out[N];
+    for (int p = 0; p < N; ++p) h[p] = first == 0 ? &s0(b0 + p, 0) : &states(b0 + p, first - 1, 0);
+    for (int t = first; t < last; ++t) {
+      for (int p = 0; p < N; ++p) {
+        x[p] = &inputs(b0 + p, t, 0);
+        out[p] = &states(b0 + p, t, 0);
+      }
+      cells::evaluate_points<N>(cell, h, x, out);
+      for (int p = 0; p < N; ++p) h[p] = out[p];
+    }
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int group) const {
+    const int b0 = batch_first + group * per_group;
+    const int n = per_group < batch_end - b0 ? per_group : batch_end - b0;
+    if constexpr (G >= 4)
+      if (n == 4) return advance<4>(b0);
+    if constexpr (G >= 3)
+      if (n == 3) return advance<3>(b0);
+    if constexpr (G >= 2)
+      if (n == 2) return advance<2>(b0);
+    for (int p = 0; p < n; ++p) advance<1>(b0 + p);
+  }
+};
+
 /// states(b, t, :) = f(states(b, t-1, :), inputs(b, t, :)) for first <= t < last (last < 0:
 /// to the end) with states(b, -1, :) = s0(b, :), for the sequences b in [batch_first,
 /// batch_first + batch_count) (count < 0: to the end), parallel over those only.  Other steps
-/// are kept (a sequential finish after an exact prefix, a re-run of the first chunk).
+/// are kept (a sequential finish after an exact prefix, a re-run of the first chunk).  On
+/// host backends up to steps_per_group sequences share a work item (SequentialGroups), as
+/// long as every thread still gets one.
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
           class States>
 void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& s0,
                          const States& states, int first = 0, int last = -1, int batch_first = 0,
                          int batch_count = -1) {
+  constexpr int G = steps_per_group<typename ExecSpace::memory_space>;
+  static_assert(G >= 1 && G <= 4, "SequentialGroups dispatches groups of 1 to 4 sequences");
   const int T = last < 0 ? int(states.extent(1)) : last;
   const int batch_end = batch_count < 0 ? int(states.extent(0)) : batch_first + batch_count;
-  Kokkos::parallel_for(
-      "ungulate::evaluate_sequential", Kokkos::RangePolicy<ExecSpace>(batch_first, batch_end),
-      KOKKOS_LAMBDA(const int b) {
-        const typename Cell::value_type* h = first == 0 ? &s0(b, 0) : &states(b, first - 1, 0);
-        for (int t = first; t < T; ++t) {
-          cell.evaluate(h, &inputs(b, t, 0), &states(b, t, 0));
-          h = &states(b, t, 0);
-        }
-      });
+  const int count = batch_end - batch_first;
+  if (count <= 0 || T <= first) return;
+  const int threads = std::max(1, int(ExecSpace().concurrency()));
+  const int groups = std::max((count + G - 1) / G, std::min(count, threads));
+  const int per_group = (count + groups - 1) / groups;
+  Kokkos::parallel_for("ungulate::evaluate_sequential",
+                       Kokkos::RangePolicy<ExecSpace>(0, (count + per_group - 1) / per_group),
+                       SequentialGroups<Cell, Inputs, Initial, States, G>{
+                           cell, inputs, s0, states, first, T, batch_first, batch_end, per_group});
 }
 
 /// Sequences per step of a pipeline over the batch across processes (the sequential
