@@ -109,13 +109,16 @@ void evaluate_sequential(const Cell& cell, const Inputs& inputs, const Initial& 
 
 /// Sequences per step of a pipeline over the batch across processes (the sequential
 /// hand-over, the gradient's reverse sweep): the whole batch on one process, else the
-/// smallest thread count of the processes (collective; the same on every process, as the
-/// hand-over's message sizes must be).
+/// smallest thread count of the processes times `per_thread` (sequences a thread evaluates
+/// together), as long as that still makes a group per process to fill the pipeline
+/// (collective; the same on every process, as the hand-over's message sizes must be).
 template <class ExecSpace, class Decomposition>
-int pipeline_group(int batch, const Decomposition& decomp) {
+int pipeline_group(int batch, const Decomposition& decomp, int per_thread = 1) {
   if (decomp.size() == 1) return batch > 1 ? batch : 1;
   const int threads = int(-decomp.max_all(-double(ExecSpace().concurrency())));
-  return std::max(1, std::min(batch, threads));
+  const int grouped = threads * std::max(1, per_thread);
+  const int group = batch / grouped >= decomp.size() ? grouped : threads;
+  return std::max(1, std::min(batch, group));
 }
 
 /// Sequential evaluation from global step `first` of this slice on (local index) across
@@ -129,7 +132,8 @@ void evaluate_sequential_handover(const Cell& cell, const Inputs& inputs, const 
                                   const States& states, const Boundary& previous, int first,
                                   const Decomposition& decomp) {
   const int B = int(states.extent(0));
-  const int group = pipeline_group<ExecSpace>(B, decomp);
+  const int group =
+      pipeline_group<ExecSpace>(B, decomp, steps_per_group<typename ExecSpace::memory_space>);
   for (int b0 = 0; b0 < B; b0 += group) {
     const int count = std::min(group, B - b0);
     decomp.receive_previous(previous, s0, b0, count);
