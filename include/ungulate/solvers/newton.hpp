@@ -16,6 +16,7 @@
 #include "ungulate/scan/chunked_scan.hpp"
 #include "ungulate/solvers/fallback.hpp"
 #include "ungulate/solvers/jacobian_structure.hpp"
+#include "ungulate/solvers/linearised_residuals.hpp"
 #include "ungulate/solvers/newton_elements.hpp"
 #include "ungulate/solvers/options.hpp"
 #include "ungulate/solvers/predictability.hpp"
@@ -154,11 +155,22 @@ SolveResult newton_solve(const Cell& cell,
   }
   const Kokkos::View<double*, Memory> lambda_d("ungulate::lambda_by_sequence", B);
   SequenceResiduals merit;  // of `current`, while adaptive damped steps run
-  // Residuals of `states` per sequence, over all ranks (collective).
-  auto residuals_of = [&](const View3& states_, const View3& reference) {
+  // With stored linearisations the merit pass linearises too: after a step kept for every
+  // sequence, the next one builds its elements from the store, one cell evaluation per step
+  // instead of two.
+  const bool merit_linearises = adaptive && bool(cache.data.data());
+  bool stored_current = false;  // the store holds `current`'s linearisation, from a merit pass
+  // Residuals of `states` per sequence, over all ranks (collective); with merit_linearises
+  // also its linearisation into the store and its exact prefix into `prefix`.
+  auto residuals_of = [&](const View3& states_, const View3& reference,
+                          const Kokkos::View<int, Memory>& prefix) {
     decomp.exchange_halo(states_, previous, s0);
     SequenceResiduals r =
-        residuals_by_sequence<ExecSpace>(cell, inputs, previous, states_, chunks, reference);
+        merit_linearises
+            ? linearise_by_sequence<Structure, ExecSpace>(
+                  cell, inputs, previous, decomp.starts_sequence(), states_, chunks, reference,
+                  cache.data, prefix, Scalar(tol))
+            : residuals_by_sequence<ExecSpace>(cell, inputs, previous, states_, chunks, reference);
     decomp.sum_all(r.merit);
     decomp.max_all(r.max);
     decomp.max_all(r.change);
@@ -212,11 +224,23 @@ SolveResult newton_solve(const Cell& cell,
       return {residual, update};
     }
     const KalmanBuilder<Structure> builder{opt.lambda, adaptive ? lambda_d.data() : nullptr};
-    const KalmanGen gen{cell,       builder, inputs, current,
-                        boundary,   D,       store,  prefix_sink(first_inexact),
+    // From the store where the merit pass left `current`'s linearisation there (its
+    // residual and exact prefix with it), else linearising.
+    const KalmanGen gen{cell,
+                        builder,
+                        inputs,
+                        current,
+                        boundary,
+                        D,
+                        stored_current ? load : store,
+                        prefix_sink(first_inexact),
                         Scalar(tol)};
     const KalmanGen replay{cell, builder, inputs, current, boundary, D, load};
-    const Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
+    Scalar residual = kalman_scan.reduce_chunks(gen, Direction::Forward);
+    if (stored_current) {
+      residual = Scalar(0);
+      for (double r : merit.max) residual = std::max(residual, Scalar(r));
+    }
     decomp.carry_in(kalman_scan, Direction::Forward);
     if (!smoother) {
       const Scalar update = kalman_scan.finish(
@@ -275,15 +299,22 @@ SolveResult newton_solve(const Cell& cell,
   for (int it = 1; it <= max_iter && T_global > 0 && result.status != Status::Converged; ++it) {
     residual_known = false;
     const bool trust_region_step = (kalman || damped) && adaptive;
+    const auto reset_prefix = [&](const Kokkos::View<int, Memory>& prefix) {
+      if (opt.fallback) Kokkos::deep_copy(prefix, std::numeric_limits<int>::max());
+    };
     if (trust_region_step) {
-      if (merit.merit.empty()) merit = residuals_of(current, View3());
+      if (merit.merit.empty()) {
+        reset_prefix(first_inexact);
+        merit = residuals_of(current, View3(), prefix_sink(first_inexact));
+        stored_current = merit_linearises;
+      }
       Kokkos::deep_copy(lambda_d, Kokkos::View<const double*, Kokkos::HostSpace>(
                                       region.lambda.data(), std::size_t(B)));
     }
     decomp.exchange_halo(current, previous, s0);
-    if (opt.fallback && (kalman || damped))
-      Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
+    if ((kalman || damped) && !stored_current) reset_prefix(first_inexact);
     const auto step = iterate();
+    stored_current = false;                   // until a merit pass below stores the new iterate's
     const bool linearised = next_linearised;  // only a swap below hands them on
     current_linearised = false;
     const double residual = decomp.max_all(double(step.first));
@@ -297,7 +328,9 @@ SolveResult newton_solve(const Cell& cell,
     IterationRecord record{it, residual, update, timer.seconds()};
     if (trust_region_step) {
       for (double l : region.lambda) record.lambda = std::max(record.lambda, l);
-      const SequenceResiduals proposed = residuals_of(next, current);
+      reset_prefix(next_first_inexact);
+      const SequenceResiduals proposed =
+          residuals_of(next, current, prefix_sink(next_first_inexact));
       const std::vector<int> rejected = judge_steps(proposed, merit, region);
       record.rejected = int(std::count(rejected.begin(), rejected.end(), 1));
       record.update_norm = 0;  // of the steps kept
@@ -356,6 +389,10 @@ SolveResult newton_solve(const Cell& cell,
       break;
     }
     std::swap(current, next);
+    if (trust_region_step && merit_linearises && record.rejected == 0) {
+      stored_current = true;
+      std::swap(first_inexact, next_first_inexact);
+    }
     if (linearised) {
       current_linearised = true;
       current_residual = next_residual;

@@ -29,6 +29,30 @@ struct StoredLinearisation {
   StoredLinearisation with(Mode m) const { return {data, data.extent(0) > 0 ? m : Off}; }
 };
 
+/// u = f - F h, the offset of the linearisation s_t ~ F s_{t-1} + u at h (u = f where h is
+/// null: the exact first step, F = 0).
+template <class Structure, class S>
+KOKKOS_INLINE_FUNCTION void linearisation_offset(int D, const S* F, const S* h, const S* f, S* u) {
+  if (h != nullptr) {
+    Structure::apply(D, F, h, u);
+    for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+  } else {
+    for (int i = 0; i < D; ++i) u[i] = f[i];
+  }
+}
+
+/// Lowers *first_inexact (when given) to t where step t's residual exceeds the tolerance:
+/// the end of the exact prefix.  Tested before the atomic: a chunk runs forward, so after its
+/// first inexact step the read fails and the shared minimum is touched once per chunk, not
+/// once per step.
+template <class S>
+KOKKOS_INLINE_FUNCTION void note_inexact_step(int* first_inexact, int t, S step_residual,
+                                              S tolerance) {
+  if (first_inexact != nullptr && step_residual > tolerance &&
+      t < *static_cast<volatile int*>(first_inexact))
+    Kokkos::atomic_fetch_min(first_inexact, t);
+}
+
 /// Element builders: from a linearisation (F, u) with s_t ~ F s_{t-1} + u and the current
 /// iterate y = s^(i)_t, write a scan element.
 template <class Structure>
@@ -162,20 +186,11 @@ struct LinearisedElements {
                                        const Scalar* F, Scalar* u, Scalar* element, Scalar* rest,
                                        Scalar& max_residual) const {
     const int D = dim, n = Structure::size(D);
-    if (h != nullptr) {
-      Structure::apply(D, F, h, u);
-      for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
-    } else {
-      for (int i = 0; i < D; ++i) u[i] = f[i];
-    }
+    linearisation_offset<Structure>(D, F, h, f, u);
     const Scalar* y = &iterate(b, t, 0);
     const Scalar step_residual = math::max_abs_difference(D, y, f, Scalar(0));
     max_residual = step_residual > max_residual ? step_residual : max_residual;
-    // Test before the atomic: a chunk runs forward, so after its first inexact step the
-    // read fails and the shared minimum is touched once per chunk, not once per step.
-    if (first_inexact.data() != nullptr && step_residual > prefix_tolerance &&
-        t < *static_cast<volatile int*>(first_inexact.data()))
-      Kokkos::atomic_fetch_min(first_inexact.data(), t);
+    note_inexact_step(first_inexact.data(), t, step_residual, prefix_tolerance);
     if (cache.mode == cache.Store) {
       Scalar* stored = &cache.data(b, t, 0);
       for (int i = 0; i < n; ++i) stored[i] = F[i];
@@ -226,8 +241,7 @@ struct SmootherElements {
       const Scalar* h = &iterate(b, t, 0);
       const Scalar* x = t + 1 < length ? &inputs(b, t + 1, 0) : &boundary.next_input(b, 0);
       Structure::linearise(cell, h, x, f, F, rest);
-      Structure::apply(D, F, h, u);
-      for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
+      linearisation_offset<Structure>(D, F, h, f, u);
     }
     Structure::smoother_gain(D, F, &filtered_cov(b, t, 0), E, rest);
     Structure::apply(D, F, m, v);  // v = F m + u, g = m - E v

@@ -195,6 +195,56 @@ struct SequenceResiduals {
   std::vector<double> merit, max, change;
 };
 
+/// One work item's share of SequenceResiduals, accumulated step by step in time order (every
+/// pass that measures them adds the same terms in the same order: the same bits).
+template <class Scalar>
+struct ResidualAccumulator {
+  // The sum of squares in W independent lanes (state entry i into lane i % W): one running
+  // sum would be a chain of dependent additions as long as the slice.
+  static constexpr int W = 8;
+  double lanes[W] = {};
+  Scalar max_value = 0, max_change = 0;
+
+  /// Step t's state s, f(previous state), and the reference's step (or null).
+  KOKKOS_INLINE_FUNCTION void add(int D, const Scalar* s, const Scalar* f, const Scalar* ref) {
+    if (ref != nullptr) max_change = math::max_abs_difference(D, s, ref, max_change);
+    int i = 0;
+    for (; i + W <= D; i += W)
+      for (int l = 0; l < W; ++l) {
+        const double d = double(s[i + l]) - double(f[i + l]);
+        lanes[l] += d * d;
+      }
+    for (int l = 0; i < D; ++i, ++l) {
+      const double d = double(s[i]) - double(f[i]);
+      lanes[l] += d * d;
+    }
+    max_value = math::max_abs_difference(D, s, f, max_value);
+  }
+  /// out[0..2] = merit, max, change.
+  KOKKOS_INLINE_FUNCTION void store(double* out) const {
+    double sum = 0;
+    for (int l = 0; l < W; ++l) sum += lanes[l];
+    out[0] = math::is_finite(sum) ? sum : Kokkos::Experimental::infinity<double>::value;
+    out[1] = double(max_value);
+    out[2] = double(max_change);
+  }
+};
+
+/// Work items' (B * C, 3) partial results (ResidualAccumulator::store) -> per sequence.
+template <class Partial>
+SequenceResiduals gather_sequence_residuals(const Partial& partial, int B, int C) {
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), partial);
+  SequenceResiduals r{std::vector<double>(B, 0.0), std::vector<double>(B, 0.0),
+                      std::vector<double>(B, 0.0)};
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c) {
+      r.merit[b] += host(b * C + c, 0);
+      r.max[b] = std::max(r.max[b], host(b * C + c, 1));
+      r.change[b] = std::max(r.change[b], host(b * C + c, 2));
+    }
+  return r;
+}
+
 template <class ExecSpace = DefaultExecutionSpace, class Cell, class Inputs, class Initial,
           class States>
 SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
@@ -215,46 +265,15 @@ SequenceResiduals residuals_by_sequence(const Cell& cell, const Inputs& inputs,
       "ungulate::residuals_by_sequence", Kokkos::RangePolicy<ExecSpace>(0, std::size_t(B) * C),
       KOKKOS_LAMBDA(const int item) {
         const int b = item / C, c = item % C;
-        // The sum of squares in W independent lanes (state entry i into lane i % W): one
-        // running sum would be a chain of dependent additions as long as the slice.
-        constexpr int W = 8;
-        double lanes[W] = {};
-        Scalar max_value = 0, max_change = 0;
+        ResidualAccumulator<Scalar> acc;
         for_each_step_value<G>(cell, inputs, previous, states, b, layout.begin(c), layout.end(c),
                                &f(item, 0), [&](int t, const Scalar* ft) {
-                                 const Scalar* s = &states(b, t, 0);
-                                 if (compare)
-                                   max_change = math::max_abs_difference(D, s, &reference(b, t, 0),
-                                                                         max_change);
-                                 int i = 0;
-                                 for (; i + W <= D; i += W)
-                                   for (int l = 0; l < W; ++l) {
-                                     const double d = double(s[i + l]) - double(ft[i + l]);
-                                     lanes[l] += d * d;
-                                   }
-                                 for (int l = 0; i < D; ++i, ++l) {
-                                   const double d = double(s[i]) - double(ft[i]);
-                                   lanes[l] += d * d;
-                                 }
-                                 max_value = math::max_abs_difference(D, s, ft, max_value);
+                                 acc.add(D, &states(b, t, 0), ft,
+                                         compare ? &reference(b, t, 0) : nullptr);
                                });
-        double sum = 0;
-        for (int l = 0; l < W; ++l) sum += lanes[l];
-        partial(item, 0) =
-            math::is_finite(sum) ? sum : Kokkos::Experimental::infinity<double>::value;
-        partial(item, 1) = double(max_value);
-        partial(item, 2) = double(max_change);
+        acc.store(&partial(item, 0));
       });
-  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), partial);
-  SequenceResiduals r{std::vector<double>(B, 0.0), std::vector<double>(B, 0.0),
-                      std::vector<double>(B, 0.0)};
-  for (int b = 0; b < B; ++b)
-    for (int c = 0; c < C; ++c) {
-      r.merit[b] += host(b * C + c, 0);
-      r.max[b] = std::max(r.max[b], host(b * C + c, 1));
-      r.change[b] = std::max(r.change[b], host(b * C + c, 2));
-    }
-  return r;
+  return gather_sequence_residuals(partial, B, C);
 }
 
 }  // namespace ungulate::solvers
