@@ -78,12 +78,13 @@ TYPED_TEST(LinearisedResiduals, MatchTheResidualAndLinearisingPasses) {
         }
 }
 
-// End to end: the adaptive trust region with the store (the merit pass linearises, the next
-// step reads it) takes exactly the steps it takes without (every pass evaluates the cell),
-// including rejected steps, after which the next step linearises again.
+// End to end: with the store, the adaptive trust region (the merit pass linearises, the next
+// step reads it; rejected steps, after which the next step linearises again) and the fixed
+// one (each step's last pass linearises the new iterate, as quasi-DEER's) take exactly the
+// steps they take without it (every pass evaluates the cell).
 TYPED_TEST(LinearisedResiduals, StoreLeavesTrustRegionStepsUnchanged) {
   using S = TypeParam;
-  const int B = 4, T = 300, D = 16;
+  const int B = 4, T = 200, D = 16;
   // Recurrent kernels x3: strongly nonlinear, steps get rejected.
   auto gru = ungulate::make_benchmark_gru<S>(D, D, 3);
   {
@@ -95,31 +96,38 @@ TYPED_TEST(LinearisedResiduals, StoreLeavesTrustRegionStepsUnchanged) {
   const View2<S> s0("s0", B, D);
   int rejected = 0;
   for (Method m : {Method::QuasiElk, Method::QuasiDeer})
-    for (bool fallback : {true, false}) {
-      SCOPED_TRACE(testing::Message() << ungulate::to_string(m) << (fallback ? "" : " raw"));
-      std::vector<double> states[2];
-      std::vector<ungulate::SolveResult> results;
-      for (auto cache :
-           {ungulate::LinearisationCache::Never, ungulate::LinearisationCache::Always}) {
-        View3<S> out("out", B, T, D);
-        ungulate::SolverOptions o;
-        o.method = m;
-        o.fallback = fallback;
-        o.linearisation_cache = cache;
-        results.push_back(ungulate::solve(gru, x, s0, out, o));
-        states[results.size() - 1] = to_vector(out);
-      }
-      EXPECT_EQ(states[0], states[1]);
-      ASSERT_EQ(results[0].history.size(), results[1].history.size());
-      for (std::size_t k = 0; k < results[0].history.size(); ++k) {
-        EXPECT_EQ(results[0].history[k].residual, results[1].history[k].residual) << k;
-        EXPECT_EQ(results[0].history[k].rejected, results[1].history[k].rejected) << k;
-        rejected += results[0].history[k].rejected;
-      }
-      EXPECT_EQ(results[0].status, results[1].status);
-      EXPECT_EQ(results[0].fallback, results[1].fallback);
-      EXPECT_EQ(results[0].final_residual, results[1].final_residual);
-    }
+    for (auto region : {ungulate::TrustRegion::Adaptive, ungulate::TrustRegion::Fixed})
+      for (auto estimate : {ungulate::KalmanEstimate::Filter, ungulate::KalmanEstimate::Smoother})
+        for (bool fallback : {true, false}) {
+          SCOPED_TRACE(testing::Message()
+                       << ungulate::to_string(m) << " " << ungulate::to_string(region) << " "
+                       << (estimate == ungulate::KalmanEstimate::Filter ? "filter" : "smoother")
+                       << (fallback ? "" : " raw"));
+          std::vector<double> states[2];
+          std::vector<ungulate::SolveResult> results;
+          for (auto cache :
+               {ungulate::LinearisationCache::Never, ungulate::LinearisationCache::Always}) {
+            View3<S> out("out", B, T, D);
+            ungulate::SolverOptions o;
+            o.method = m;
+            o.fallback = fallback;
+            o.linearisation_cache = cache;
+            o.trust_region = region;
+            o.elk_estimate = estimate;
+            results.push_back(ungulate::solve(gru, x, s0, out, o));
+            states[results.size() - 1] = to_vector(out);
+          }
+          EXPECT_EQ(states[0], states[1]);
+          ASSERT_EQ(results[0].history.size(), results[1].history.size());
+          for (std::size_t k = 0; k < results[0].history.size(); ++k) {
+            EXPECT_EQ(results[0].history[k].residual, results[1].history[k].residual) << k;
+            EXPECT_EQ(results[0].history[k].rejected, results[1].history[k].rejected) << k;
+            rejected += results[0].history[k].rejected;
+          }
+          EXPECT_EQ(results[0].status, results[1].status);
+          EXPECT_EQ(results[0].fallback, results[1].fallback);
+          EXPECT_EQ(results[0].final_residual, results[1].final_residual);
+        }
   EXPECT_GT(rejected, 0) << "no step was rejected: the rejection path is not exercised";
 }
 

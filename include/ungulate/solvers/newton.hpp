@@ -188,41 +188,57 @@ SolveResult newton_solve(const Cell& cell,
   const auto prefix_sink = [&](const Kokkos::View<int, Memory>& v) {
     return opt.fallback ? v : Kokkos::View<int, Memory>();
   };
-  // Plain (quasi-)DEER steps with stored linearisations fuse each iteration's last pass with
-  // the next iteration's first: while a chunk writes the new iterate it linearises it too.
-  // The affine aggregates then already hold the new iterate's linearisation, and its
-  // residual is known without another pass.
-  const bool fuse = !kalman && bool(cache.data.data());
+  // Plain steps (undamped DEER-type, or ELK-type with a fixed lambda and the filter: every
+  // step kept, elements that depend on the iterate alone) with stored linearisations fuse
+  // each iteration's last pass with the next iteration's first: while a chunk writes the new
+  // iterate it linearises it too.  The aggregates then already hold the new iterate's
+  // linearisation, and its residual is known without another pass.
+  const bool fuse = bool(cache.data.data());
   bool current_linearised = false;  // the aggregates hold `current`'s linearisation
   bool next_linearised = false;
   Scalar current_residual = 0, next_residual = 0;  // local, with the aggregates
 
+  // A plain step with `scan`; make(at, cache, prefix) is the generator linearising at `at`.
+  auto plain_step = [&](auto& scan, const auto& make, const auto& write) {
+    const Kokkos::View<int, Memory> none;
+    Scalar residual = current_residual;
+    if (!current_linearised) {
+      if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
+      residual =
+          scan.reduce_chunks(make(current, store, prefix_sink(first_inexact)), Direction::Forward);
+    }
+    decomp.carry_in(scan, Direction::Forward);
+    const auto replay = make(current, load, none);
+    if (!fuse)
+      return std::pair<Scalar, Scalar>{residual, scan.finish(replay, write, Direction::Forward)};
+    if (opt.fallback) Kokkos::deep_copy(next_first_inexact, std::numeric_limits<int>::max());
+    const auto next_gen = make(next, store, prefix_sink(next_first_inexact));
+    const auto [update, body_residual] = scan.finish_and_reduce(replay, write, next_gen);
+    // Each chunk's first step reads the previous chunk's (or rank's) last new state.
+    decomp.exchange_halo(next, previous, s0);
+    const Scalar head_residual = scan.prepend_chunk_heads(next_gen);
+    next_residual = body_residual > head_residual ? body_residual : head_residual;
+    next_linearised = true;
+    return std::pair<Scalar, Scalar>{residual, update};
+  };
   // One iteration from `current` into `next`; returns {residual of current, update norm}.
   auto iterate = [&]() -> std::pair<Scalar, Scalar> {
     next_linearised = false;
-    if (!kalman && !damped) {
-      Scalar residual = current_residual;
-      if (!current_linearised) {
-        if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
-        const AffineGen gen{
-            cell, {}, inputs, current, boundary, D, store, prefix_sink(first_inexact), Scalar(tol)};
-        residual = affine_scan.reduce_chunks(gen, Direction::Forward);
-      }
-      decomp.carry_in(affine_scan, Direction::Forward);
-      const AffineGen replay{cell, {}, inputs, current, boundary, D, load};
-      const WriteIterate<AffineOp, Memory> write{affine_op, next, current};
-      if (!fuse) return {residual, affine_scan.finish(replay, write, Direction::Forward)};
-      if (opt.fallback) Kokkos::deep_copy(next_first_inexact, std::numeric_limits<int>::max());
-      const AffineGen next_gen{
-          cell, {}, inputs, next, boundary, D, store, prefix_sink(next_first_inexact), Scalar(tol)};
-      const auto [update, body_residual] = affine_scan.finish_and_reduce(replay, write, next_gen);
-      // Each chunk's first step reads the previous chunk's (or rank's) last new state.
-      decomp.exchange_halo(next, previous, s0);
-      const Scalar head_residual = affine_scan.prepend_chunk_heads(next_gen);
-      next_residual = body_residual > head_residual ? body_residual : head_residual;
-      next_linearised = true;
-      return {residual, update};
-    }
+    if (!kalman && !damped)
+      return plain_step(
+          affine_scan,
+          [&](const View3& at, const Cache& c, const Kokkos::View<int, Memory>& prefix) {
+            return AffineGen{cell, {}, inputs, at, boundary, D, c, prefix, Scalar(tol)};
+          },
+          WriteIterate<AffineOp, Memory>{affine_op, next, current});
+    if (!adaptive && !smoother)
+      return plain_step(
+          kalman_scan,
+          [&](const View3& at, const Cache& c, const Kokkos::View<int, Memory>& prefix) {
+            return KalmanGen{cell,       {opt.lambda, nullptr}, inputs, at, boundary, D, c, prefix,
+                             Scalar(tol)};
+          },
+          WriteIterate<KalmanOp, Memory>{kalman_op, next, current});
     const KalmanBuilder<Structure> builder{opt.lambda, adaptive ? lambda_d.data() : nullptr};
     // From the store where the merit pass left `current`'s linearisation there (its
     // residual and exact prefix with it), else linearising.
@@ -312,7 +328,10 @@ SolveResult newton_solve(const Cell& cell,
                                       region.lambda.data(), std::size_t(B)));
     }
     decomp.exchange_halo(current, previous, s0);
-    if ((kalman || damped) && !stored_current) reset_prefix(first_inexact);
+    // Plain steps reset it themselves (unless the fused pass has measured `current`).
+    if (trust_region_step || smoother) {
+      if (!stored_current) reset_prefix(first_inexact);
+    }
     const auto step = iterate();
     stored_current = false;                   // until a merit pass below stores the new iterate's
     const bool linearised = next_linearised;  // only a swap below hands them on
