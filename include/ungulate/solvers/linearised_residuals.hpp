@@ -57,8 +57,8 @@ SequenceResiduals linearise_by_sequence(
           for (int i = 0; i < n; ++i) stored[i] = Ft[i];
           linearisation_offset<Structure>(D, Ft, h, ft, stored + n);
           const Scalar* s = &states(b, t, 0);
-          note_inexact_step(first, t, math::max_abs_difference(D, s, ft, Scalar(0)), tolerance);
-          acc.add(D, s, ft, compare ? &reference(b, t, 0) : nullptr);
+          const Scalar step = acc.add(D, s, ft, compare ? &reference(b, t, 0) : nullptr);
+          note_inexact_step(first, t, step, tolerance);
         };
         const auto state_before = [&](int t) {
           return t == 0 ? &previous(b, 0) : &states(b, t - 1, 0);

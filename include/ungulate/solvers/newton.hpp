@@ -198,12 +198,16 @@ SolveResult newton_solve(const Cell& cell,
   bool next_linearised = false;
   Scalar current_residual = 0, next_residual = 0;  // local, with the aggregates
 
+  // Forgets an exact prefix before a pass measures it again.
+  const auto reset_prefix = [&](const Kokkos::View<int, Memory>& prefix) {
+    if (opt.fallback) Kokkos::deep_copy(prefix, std::numeric_limits<int>::max());
+  };
   // A plain step with `scan`; make(at, cache, prefix) is the generator linearising at `at`.
   auto plain_step = [&](auto& scan, const auto& make, const auto& write) {
     const Kokkos::View<int, Memory> none;
     Scalar residual = current_residual;
     if (!current_linearised) {
-      if (opt.fallback) Kokkos::deep_copy(first_inexact, std::numeric_limits<int>::max());
+      reset_prefix(first_inexact);
       residual =
           scan.reduce_chunks(make(current, store, prefix_sink(first_inexact)), Direction::Forward);
     }
@@ -211,7 +215,7 @@ SolveResult newton_solve(const Cell& cell,
     const auto replay = make(current, load, none);
     if (!fuse)
       return std::pair<Scalar, Scalar>{residual, scan.finish(replay, write, Direction::Forward)};
-    if (opt.fallback) Kokkos::deep_copy(next_first_inexact, std::numeric_limits<int>::max());
+    reset_prefix(next_first_inexact);
     const auto next_gen = make(next, store, prefix_sink(next_first_inexact));
     const auto [update, body_residual] = scan.finish_and_reduce(replay, write, next_gen);
     // Each chunk's first step reads the previous chunk's (or rank's) last new state.
@@ -315,9 +319,6 @@ SolveResult newton_solve(const Cell& cell,
   for (int it = 1; it <= max_iter && T_global > 0 && result.status != Status::Converged; ++it) {
     residual_known = false;
     const bool trust_region_step = (kalman || damped) && adaptive;
-    const auto reset_prefix = [&](const Kokkos::View<int, Memory>& prefix) {
-      if (opt.fallback) Kokkos::deep_copy(prefix, std::numeric_limits<int>::max());
-    };
     if (trust_region_step) {
       if (merit.merit.empty()) {
         reset_prefix(first_inexact);

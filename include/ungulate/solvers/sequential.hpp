@@ -205,8 +205,9 @@ struct ResidualAccumulator {
   double lanes[W] = {};
   Scalar max_value = 0, max_change = 0;
 
-  /// Step t's state s, f(previous state), and the reference's step (or null).
-  KOKKOS_INLINE_FUNCTION void add(int D, const Scalar* s, const Scalar* f, const Scalar* ref) {
+  /// Step t's state s, f(previous state), and the reference's step (or null); returns the
+  /// step's residual max_i |s_i - f_i|.
+  KOKKOS_INLINE_FUNCTION Scalar add(int D, const Scalar* s, const Scalar* f, const Scalar* ref) {
     if (ref != nullptr) max_change = math::max_abs_difference(D, s, ref, max_change);
     int i = 0;
     for (; i + W <= D; i += W)
@@ -218,7 +219,9 @@ struct ResidualAccumulator {
       const double d = double(s[i]) - double(f[i]);
       lanes[l] += d * d;
     }
-    max_value = math::max_abs_difference(D, s, f, max_value);
+    const Scalar step = math::max_abs_difference(D, s, f, Scalar(0));
+    max_value = step > max_value ? step : max_value;
+    return step;
   }
   /// out[0..2] = merit, max, change.
   KOKKOS_INLINE_FUNCTION void store(double* out) const {
