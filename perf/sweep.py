@@ -32,7 +32,8 @@ sys.path.insert(0, HERE)
 from common import mpi_prefix  # noqa: E402
 
 FIELDS = ["impl", "config", "method", "init", "hidden", "length", "batch", "status",
-          "iterations", "seconds", "seconds_per_iteration", "peak_mb",
+          "iterations", "seconds", "seconds_per_iteration", "first_iteration_seconds",
+          "later_iteration_seconds", "peak_mb",
           "max_abs_error_vs_sequential", "final_residual", "warm_window", "fallback", "repeats"]
 
 
@@ -72,7 +73,20 @@ def ungulate_run(exe, ranks, threads, data, out, method, init, extra=()):
                 "seconds": float(a["seconds"]), "final_residual": float(a["final_residual"]),
                 "warm_window": int(a["warm_window"]) if "warm_window" in a else None,
                 "fallback": s(a["fallback"]) if "fallback" in a else None,
-                "peak_mb": peak}
+                "peak_mb": peak, **iteration_split(f)}
+
+
+def iteration_split(f):
+    """The first iteration's seconds (it also allocates and first-touches the solver's
+    workspace, and linearises the initial iterate) and the median of the later ones (the
+    cost of one more iteration), from the convergence log; None where there is no log or
+    only one iteration."""
+    if "convergence" not in f or "seconds" not in f["convergence"]:
+        return {"first_iteration_seconds": None, "later_iteration_seconds": None}
+    t = np.asarray(f["convergence"]["seconds"][()], np.float64)
+    later = np.diff(t)
+    return {"first_iteration_seconds": float(t[0]) if t.size else None,
+            "later_iteration_seconds": float(np.median(later)) if later.size else None}
 
 
 def max_error(out, reference):
@@ -87,7 +101,7 @@ def max_error(out, reference):
 
 def median_row(rows):
     row = dict(rows[0])
-    for k in ("seconds", "peak_mb"):
+    for k in ("seconds", "peak_mb", "first_iteration_seconds", "later_iteration_seconds"):
         vals = [r[k] for r in rows if r.get(k) is not None]
         row[k] = statistics.median(vals) if vals else None
     row["repeats"] = len(rows)
