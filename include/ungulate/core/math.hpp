@@ -38,7 +38,7 @@ namespace detail {
 
 /// The float with bit pattern `bits` (memcpy: defined behaviour, and compilers turn it into a
 /// register move, also inside vectorised loops).
-KOKKOS_INLINE_FUNCTION float float_from_bits(int bits) {
+KOKKOS_FORCEINLINE_FUNCTION float float_from_bits(int bits) {
   float f;
   memcpy(&f, &bits, sizeof f);
   return f;
@@ -76,7 +76,7 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_float_in_range(float x) {
 }
 
 /// e^x, about 1 ulp.  Results below 2^-125 flush to 0 (the subnormal range).
-KOKKOS_INLINE_FUNCTION float exp_float(float x) {
+KOKKOS_FORCEINLINE_FUNCTION float exp_float(float x) {
   constexpr float hi = 88.7228317f, lo = -86.5f;
   float xc = x > hi ? hi : x;
   xc = xc < lo ? lo : xc;
@@ -92,7 +92,7 @@ KOKKOS_INLINE_FUNCTION float exp_float(float x) {
 
 /// 1 / (1 + e^-x), about 2 ulp: e^-x is clamped to [e^-86.5, e^88] (1 / (1 + e^-x) is 1 or
 /// below 1e-38 outside), which spares exp_float's special cases; below -88 the result is 0.
-KOKKOS_INLINE_FUNCTION float sigmoid_float(float x) {
+KOKKOS_FORCEINLINE_FUNCTION float sigmoid_float(float x) {
   float t = -x;
   t = t > 88.0f ? 88.0f : t;
   t = t < -86.5f ? -86.5f : t;
@@ -102,7 +102,7 @@ KOKKOS_INLINE_FUNCTION float sigmoid_float(float x) {
 
 /// tanh: Cephes' odd polynomial below |x| = 0.625 (keeps relative accuracy near 0), and
 /// 1 - 2 / (e^{2|x|} + 1) above; about 2 ulp.
-KOKKOS_INLINE_FUNCTION float tanh_float(float x) {
+KOKKOS_FORCEINLINE_FUNCTION float tanh_float(float x) {
   const float z = x * x;
   float small = -5.70498872745e-3f;
   small = small * z + 2.06390887954e-2f;
@@ -134,8 +134,8 @@ struct MathOps {
 /// float: the vectorisable exp and tanh above (double keeps the C library's).
 template <>
 struct MathOps<float> {
-  KOKKOS_INLINE_FUNCTION static float exp(float x) { return detail::exp_float(x); }
-  KOKKOS_INLINE_FUNCTION static float tanh(float x) { return detail::tanh_float(x); }
+  KOKKOS_FORCEINLINE_FUNCTION static float exp(float x) { return detail::exp_float(x); }
+  KOKKOS_FORCEINLINE_FUNCTION static float tanh(float x) { return detail::tanh_float(x); }
   KOKKOS_INLINE_FUNCTION static float abs(float x) { return kmath::fabs(x); }
   KOKKOS_INLINE_FUNCTION static float sqrt(float x) { return kmath::sqrt(x); }
   KOKKOS_INLINE_FUNCTION static float log(float x) { return kmath::log(x); }
@@ -143,11 +143,11 @@ struct MathOps<float> {
 };
 
 template <class S>
-KOKKOS_INLINE_FUNCTION S exp(S x) {
+KOKKOS_FORCEINLINE_FUNCTION S exp(S x) {
   return MathOps<S>::exp(x);
 }
 template <class S>
-KOKKOS_INLINE_FUNCTION S tanh(S x) {
+KOKKOS_FORCEINLINE_FUNCTION S tanh(S x) {
   return MathOps<S>::tanh(x);
 }
 template <class S>
@@ -167,7 +167,7 @@ KOKKOS_INLINE_FUNCTION S log1p(S x) {
   return MathOps<S>::log1p(x);
 }
 template <class S>
-KOKKOS_INLINE_FUNCTION S sigmoid(S x) {
+KOKKOS_FORCEINLINE_FUNCTION S sigmoid(S x) {
   if constexpr (std::is_same_v<S, float>)
     return detail::sigmoid_float(x);
   else
