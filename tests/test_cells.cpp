@@ -251,29 +251,33 @@ class LstmCell : public ::testing::Test {};
 TYPED_TEST_SUITE(LstmCell, Scalars, ScalarNames);
 
 // (hidden, inputs): the state has 2 * hidden values.
-const Shape kLstmShapes[] = {{1, 1}, {1, 3}, {2, 2}, {4, 2}, {7, 10}, {16, 5}};
+// 17 and 33 straddle the packed evaluation's 16-row blocks.
+const Shape kLstmShapes[] = {{1, 1}, {1, 3}, {2, 2}, {4, 2}, {7, 10}, {16, 5}, {17, 3}, {33, 4}};
 
 // torch.nn.LSTMCell's equations (gates i, f, g, o; state (h, c)) against the host reference.
 TYPED_TEST(LstmCell, EvaluateMatchesHostReference) {
   using S = TypeParam;
   for (const auto& sh : kLstmShapes)
-    for (std::uint64_t seed : {1, 2}) {
-      const auto cell = make_random_lstm<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
-      EXPECT_EQ(cell.state_size(), 2 * sh.hidden);
-      EXPECT_EQ(cell.input_size(), sh.inputs);
-      const HostLstm ref(cell);
-      const auto p = probe(cell, 20, seed + 10);
-      std::vector<double> f(p.f_eval.size());
-      for (int k = 0; k < p.n; ++k)
-        ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I],
-                     &f[std::size_t(k) * p.D]);
-      const std::string where =
-          "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);
-      // c' = f c + i g is O(|c|): relative to the data's scale.
-      EXPECT_LT(scaled_diff(p.f_eval, f), 10 * rounding_tol<S>()) << where;
-      for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
-        EXPECT_LT(max_abs_diff(*other, p.f_eval), 10 * rounding_tol<S>()) << where;
-    }
+    for (std::uint64_t seed : {1, 2})
+      for (bool packed : {false, true}) {
+        const auto plain = make_random_lstm<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+        const auto cell = packed ? plain.prepared() : plain;  // row by row, and in row blocks
+        EXPECT_EQ(cell.state_size(), 2 * sh.hidden);
+        EXPECT_EQ(cell.input_size(), sh.inputs);
+        const HostLstm ref(plain);
+        const auto p = probe(cell, 20, seed + 10);
+        std::vector<double> f(p.f_eval.size());
+        for (int k = 0; k < p.n; ++k)
+          ref.evaluate(&p.h[std::size_t(k) * p.D], &p.x[std::size_t(k) * p.I],
+                       &f[std::size_t(k) * p.D]);
+        const std::string where = "hidden=" + std::to_string(sh.hidden) +
+                                  " inputs=" + std::to_string(sh.inputs) +
+                                  (packed ? " packed" : " row by row");
+        // c' = f c + i g is O(|c|): relative to the data's scale.
+        EXPECT_LT(scaled_diff(p.f_eval, f), 10 * rounding_tol<S>()) << where;
+        for (const auto* other : {&p.f_cd, &p.f_cx, &p.f_dd, &p.f_dx})
+          EXPECT_LT(max_abs_diff(*other, p.f_eval), 10 * rounding_tol<S>()) << where;
+      }
 }
 
 TYPED_TEST(LstmCell, AnalyticJacobiansMatchDualNumbers) {
@@ -284,7 +288,8 @@ TYPED_TEST(LstmCell, AnalyticJacobiansMatchDualNumbers) {
   EXPECT_EQ(uc::CellJacobian<Cell>::scratch_size(Cell(3, 2)), 0);
   for (const auto& sh : kLstmShapes)
     for (std::uint64_t seed : {3, 4}) {
-      const auto cell = make_random_lstm<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto plain = make_random_lstm<S>(sh.hidden, sh.inputs, seed, 1.5, 1.0);
+      const auto cell = seed == 3 ? plain : plain.prepared();  // both evaluation layouts
       const auto p = probe(cell, 20, seed + 10);
       const std::string where =
           "hidden=" + std::to_string(sh.hidden) + " inputs=" + std::to_string(sh.inputs);
