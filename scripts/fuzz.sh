@@ -15,7 +15,8 @@ BUILD="${UNGULATE_FUZZ_BUILD:-build-fuzz}"
 HARNESSES=(fuzz_options fuzz_model_reader)
 
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DUNGULATE_FUZZ=ON -DUNGULATE_WERROR=ON -DUNGULATE_ENABLE_TESTS=OFF -DUNGULATE_ENABLE_APPS=OFF
+  -DUNGULATE_FUZZ=ON -DUNGULATE_WERROR=ON -DUNGULATE_ENABLE_TESTS=OFF -DUNGULATE_ENABLE_APPS=OFF \
+  -DUNGULATE_ENABLE_ETI=OFF
 cmake --build "$BUILD" -j"$JOBS" --target "${HARNESSES[@]}"
 
 # HDF5 (not instrumented) answers a corrupt size field with a huge malloc and handles the

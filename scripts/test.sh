@@ -46,6 +46,7 @@ if [ "${UNGULATE_SKIP_OPENMP:-0}" != "1" ]; then
     CC=clang CXX=clang++ ./scripts/build-kokkos-openmp.sh "$ROOT/install-kokkos-openmp-clang"
     CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
           -DUNGULATE_TSAN=ON -DUNGULATE_ENABLE_APPS=OFF -DUNGULATE_ENABLE_MPI=OFF \
+          -DUNGULATE_ENABLE_ETI=OFF \
           -DUNGULATE_ENABLE_HDF5=OFF -DKokkos_ROOT="$ROOT/install-kokkos-openmp-clang"
     TSAN_TESTS=(test_scan_elements test_chunked_scan test_kalman test_convergence test_gradient)
     cmake --build build-tsan -j"$JOBS" --target "${TSAN_TESTS[@]}"

@@ -393,3 +393,30 @@ Gradient<Cell, ExecSpace> gradient(
 }
 
 }  // namespace ungulate
+
+/// The declaration of gradient's specialisation for Cell and Decomposition on the default
+/// execution space: `extern` before it declares, alone it instantiates.
+#define UNGULATE_GRADIENT_SPECIALISATION(Cell, Decomposition)                     \
+  template ::ungulate::Gradient<Cell, ::ungulate::DefaultExecutionSpace>          \
+  ungulate::gradient<::ungulate::DefaultExecutionSpace, Cell, Decomposition>(     \
+      const Cell&,                                                                \
+      const Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight, \
+                         ::ungulate::DefaultExecutionSpace::memory_space>&,       \
+      const Kokkos::View<const typename Cell::value_type**, Kokkos::LayoutRight,  \
+                         ::ungulate::DefaultExecutionSpace::memory_space>&,       \
+      const Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight, \
+                         ::ungulate::DefaultExecutionSpace::memory_space>&,       \
+      const Kokkos::View<const typename Cell::value_type***, Kokkos::LayoutRight, \
+                         ::ungulate::DefaultExecutionSpace::memory_space>&,       \
+      const ::ungulate::GradientOptions&, const Decomposition&);
+
+#ifdef UNGULATE_HAVE_ETI
+#include "ungulate/solvers/built_in_specialisations.hpp"
+#define UNGULATE_EXTERN_GRADIENT(Cell, Decomposition) \
+  extern UNGULATE_GRADIENT_SPECIALISATION(Cell, Decomposition)
+#define UNGULATE_EXTERN_GRADIENTS(Cell) \
+  UNGULATE_FOR_EACH_DECOMPOSITION(UNGULATE_EXTERN_GRADIENT, Cell)
+UNGULATE_FOR_EACH_BUILT_IN_CELL(UNGULATE_EXTERN_GRADIENTS)
+#undef UNGULATE_EXTERN_GRADIENTS
+#undef UNGULATE_EXTERN_GRADIENT
+#endif

@@ -107,3 +107,22 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
 }
 
 }  // namespace ungulate
+
+/// The declaration of solve's specialisation for Cell and Decomposition on the default
+/// execution space: `extern` before it declares, alone it instantiates.
+#define UNGULATE_SOLVE_SPECIALISATION(Cell, Decomposition)                                         \
+  template ::ungulate::SolveResult                                                                 \
+  ungulate::solve<::ungulate::DefaultExecutionSpace, Cell, Decomposition>(                         \
+      const Cell&, const ::ungulate::InputsView<Cell>&, const ::ungulate::InitialStateView<Cell>&, \
+      const ::ungulate::StatesView<Cell>&, const ::ungulate::SolverOptions&,                       \
+      const Decomposition&);
+
+#ifdef UNGULATE_HAVE_ETI
+#include "ungulate/solvers/built_in_specialisations.hpp"
+#define UNGULATE_EXTERN_SOLVE(Cell, Decomposition) \
+  extern UNGULATE_SOLVE_SPECIALISATION(Cell, Decomposition)
+#define UNGULATE_EXTERN_SOLVES(Cell) UNGULATE_FOR_EACH_DECOMPOSITION(UNGULATE_EXTERN_SOLVE, Cell)
+UNGULATE_FOR_EACH_BUILT_IN_CELL(UNGULATE_EXTERN_SOLVES)
+#undef UNGULATE_EXTERN_SOLVES
+#undef UNGULATE_EXTERN_SOLVE
+#endif

@@ -1,0 +1,33 @@
+#pragma once
+// The specialisations of solve and gradient that the ungulate library compiles once
+// (explicit template instantiation, "ETI", as Kokkos Kernels does): every built-in cell, in
+// float and double, on the default execution space, on one process and, where the library
+// has MPI, under an MPI time decomposition.
+//
+// The solvers are large templates: without this the program, the C API and every test
+// compiled all of them again (minutes per file).  With UNGULATE_HAVE_ETI (the library's
+// CMake option UNGULATE_ENABLE_ETI, on by default, sets it for everything that links it)
+// solve.hpp and gradient.hpp declare these specialisations extern, and calls with other
+// cells or execution spaces are compiled where they are made, as before.
+#include "ungulate/cells/gru.hpp"
+#include "ungulate/cells/lorenz96.hpp"
+#include "ungulate/cells/lstm.hpp"
+#include "ungulate/dist/single_rank.hpp"
+#ifdef UNGULATE_HAVE_MPI
+#include "ungulate/dist/mpi_decomposition.hpp"
+#endif
+
+/// M(Cell) for each built-in cell type.
+#define UNGULATE_FOR_EACH_BUILT_IN_CELL(M)                                     \
+  M(::ungulate::cells::GRU<float>)                                             \
+  M(::ungulate::cells::GRU<double>) M(::ungulate::cells::LSTM<float>)          \
+      M(::ungulate::cells::LSTM<double>) M(::ungulate::cells::Lorenz96<float>) \
+          M(::ungulate::cells::Lorenz96<double>)
+
+/// M(Cell, Decomposition) for each decomposition the library is built with.
+#ifdef UNGULATE_HAVE_MPI
+#define UNGULATE_FOR_EACH_DECOMPOSITION(M, Cell) \
+  M(Cell, ::ungulate::dist::SingleRank) M(Cell, ::ungulate::dist::MpiTimeDecomposition)
+#else
+#define UNGULATE_FOR_EACH_DECOMPOSITION(M, Cell) M(Cell, ::ungulate::dist::SingleRank)
+#endif
