@@ -9,6 +9,7 @@ warm-start window) and summary.md (the ratios perf/RESULTS.md quotes).
 """
 import argparse
 import csv
+import json
 import os
 from collections import defaultdict
 
@@ -170,8 +171,17 @@ def main():
     wrows = read(os.path.join(args.out, "warm_window.csv"))
     if not rows:
         raise SystemExit(f"report.py: no {os.path.join(args.out, 'sweep.csv')}: run sweep.py")
+    machine = ""
+    machine_path = os.path.join(args.out, "machine.json")
+    if os.path.exists(machine_path):
+        with open(machine_path) as f:
+            m = json.load(f)
+        machine = (f"Machine: {m['cpu']}; copy {m['copy_gb_per_s']} GB/s (one thread); first "
+                   f"touch {m['first_touch_us_per_page']} us per 4 KiB page "
+                   f"({m['first_touch_us_per_page_first']} for the process's first array)."
+                   "\n\n")
     with open(os.path.join(args.out, "summary.md"), "w") as f:
-        f.write(summary(rows, wrows))
+        f.write(machine + summary(rows, wrows))
     plots(rows, wrows, args.out)
     print(f"wrote {args.out}/summary.md, time_vs_T.png" + (", warm_window.png" if wrows else ""))
 

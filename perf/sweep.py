@@ -160,6 +160,15 @@ def main():
     python = os.path.join(HERE, ".venv", "bin", "python")
     if not os.path.exists(python):
         python = sys.executable
+    # The VM's memory, measured first (alone on the machine): see machine_probe.py.
+    probe = subprocess.run([python, os.path.join(HERE, "machine_probe.py")],
+                           capture_output=True, text=True)
+    if probe.returncode == 0:
+        with open(os.path.join(args.out, "machine.json"), "w") as f:
+            f.write(probe.stdout)
+        print("machine:", probe.stdout.strip(), flush=True)
+    else:
+        print("sweep.py: machine_probe.py failed:", probe.stderr.strip(), file=sys.stderr)
     rows_path = os.path.join(args.out, "sweep.csv")
     rows = []
 
