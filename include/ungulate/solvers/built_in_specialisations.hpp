@@ -17,13 +17,6 @@
 #include "ungulate/dist/mpi_decomposition.hpp"
 #endif
 
-/// M(Cell) for each built-in cell type.
-#define UNGULATE_FOR_EACH_BUILT_IN_CELL(M)                                     \
-  M(::ungulate::cells::GRU<float>)                                             \
-  M(::ungulate::cells::GRU<double>) M(::ungulate::cells::LSTM<float>)          \
-      M(::ungulate::cells::LSTM<double>) M(::ungulate::cells::Lorenz96<float>) \
-          M(::ungulate::cells::Lorenz96<double>)
-
 /// M(Cell, Decomposition) for each decomposition the library is built with.
 #ifdef UNGULATE_HAVE_MPI
 #define UNGULATE_FOR_EACH_DECOMPOSITION(M, Cell) \
@@ -31,3 +24,17 @@
 #else
 #define UNGULATE_FOR_EACH_DECOMPOSITION(M, Cell) M(Cell, ::ungulate::dist::SingleRank)
 #endif
+
+/// M(Cell, Decomposition) for every specialisation the library compiles.  The cells must
+/// match the list in CMakeLists.txt (UNGULATE_ENABLE_ETI), which generates one file per
+/// cell; a cell missing there fails to link.  (clang-format reflows this list differently on
+/// each pass: kept one entry per line by hand.)
+// clang-format off
+#define UNGULATE_FOR_EACH_BUILT_IN_SPECIALISATION(M)                    \
+  UNGULATE_FOR_EACH_DECOMPOSITION(M, ::ungulate::cells::GRU<float>)      \
+  UNGULATE_FOR_EACH_DECOMPOSITION(M, ::ungulate::cells::GRU<double>)     \
+  UNGULATE_FOR_EACH_DECOMPOSITION(M, ::ungulate::cells::LSTM<float>)     \
+  UNGULATE_FOR_EACH_DECOMPOSITION(M, ::ungulate::cells::LSTM<double>)    \
+  UNGULATE_FOR_EACH_DECOMPOSITION(M, ::ungulate::cells::Lorenz96<float>) \
+  UNGULATE_FOR_EACH_DECOMPOSITION(M, ::ungulate::cells::Lorenz96<double>)
+// clang-format on

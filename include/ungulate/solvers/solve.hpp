@@ -121,8 +121,6 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
 #include "ungulate/solvers/built_in_specialisations.hpp"
 #define UNGULATE_EXTERN_SOLVE(Cell, Decomposition) \
   extern UNGULATE_SOLVE_SPECIALISATION(Cell, Decomposition)
-#define UNGULATE_EXTERN_SOLVES(Cell) UNGULATE_FOR_EACH_DECOMPOSITION(UNGULATE_EXTERN_SOLVE, Cell)
-UNGULATE_FOR_EACH_BUILT_IN_CELL(UNGULATE_EXTERN_SOLVES)
-#undef UNGULATE_EXTERN_SOLVES
+UNGULATE_FOR_EACH_BUILT_IN_SPECIALISATION(UNGULATE_EXTERN_SOLVE)
 #undef UNGULATE_EXTERN_SOLVE
 #endif
