@@ -395,6 +395,77 @@ TYPED_TEST(ChunkedScanTest, FusedFinishAndReduceMatchesTwoScans) {
       }
 }
 
+/// A replay that offers its elements in place at odd steps (null at even ones: copied).
+template <class S>
+struct ReadElementsInPlace : ReadElements<S> {
+  KOKKOS_INLINE_FUNCTION const S* element_in_place(int b, int t) const {
+    return t % 2 == 1 ? &this->elements(b, this->offset + t, 0) : nullptr;
+  }
+};
+
+/// WriteStates split into write and report; counts the reports of every step in `reports`
+/// (B, T), and reports max |state[0]| of the steps as written.
+template <class S>
+struct WriteStatesSplit {
+  using Scalar = S;
+  View3<S> states;  // (B, T, ss)
+  Kokkos::View<int**> reports;
+  KOKKOS_INLINE_FUNCTION void write(int b, int t, const S* state) const {
+    for (int i = 0; i < int(states.extent(2)); ++i) states(b, t, i) = state[i];
+  }
+  KOKKOS_INLINE_FUNCTION void report(int b, int t, int count, S& max_value) const {
+    for (int p = 0; p < count; ++p) {
+      Kokkos::atomic_increment(&reports(b, t + p));
+      const S v = states(b, t + p, 0), a = v < S(0) ? -v : v;
+      if (a > max_value) max_value = a;
+    }
+  }
+  // Never called by finish_and_reduce when write/report exist.
+  KOKKOS_INLINE_FUNCTION void operator()(int, int, const S*, S& max_value) const {
+    max_value = std::numeric_limits<S>::quiet_NaN();
+  }
+};
+
+// finish_and_reduce with a replay's elements read in place and a split sink: the same states,
+// every step reported exactly once (after it is written), grouped or not.
+TYPED_TEST(ChunkedScanTest, FusedFinishWithElementsInPlaceAndSplitSink) {
+  using Op = TypeParam;
+  using S = typename Op::value_type;
+  const int D = dim_for(ElementTraits<Op>::kind);
+  for (int T : {1, 2, 5, 7, 100, 301})
+    for (int B : {1, 3})
+      for (int C : {1, 3, 16, 64})
+        for (bool grouped : {false, true}) {
+          const std::string where = "T=" + std::to_string(T) + " B=" + std::to_string(B) +
+                                    " C=" + std::to_string(C) + (grouped ? " grouped" : "");
+          const auto first = make_problem<Op>(B, T, D, 11 * T + B, Direction::Forward);
+          const auto second = make_problem<Op>(B, T, D, 11 * T + B + 500, Direction::Forward);
+          const auto ref = sequential_fold(first, Direction::Forward);
+          ungulate::scan::ChunkedScan<Op> scan(Op{D}, B, T, C, 2, grouped ? 4 : 1);
+          ReadElementsInPlace<S> replay;
+          replay.elements = first.dev;
+          replay.scratch = 2;
+          const auto next = grouped_reader<Op, 4>(second, 2);
+          View3<S> out("out", B, T, first.ss);
+          Kokkos::View<int**> reports("reports", B, T);
+          scan.reduce_chunks(ReadElements<S>{first.dev, 0, 2}, Direction::Forward);
+          scan.scan_chunks();
+          const S sunk =
+              scan.finish_and_reduce(replay, WriteStatesSplit<S>{out, reports}, next).first;
+          const auto states = to_vector(out);
+          EXPECT_LT(scaled_diff(states, ref), scan_tol<S>()) << where;
+          double max_state0 = 0;
+          for (int k = 0; k < B * T; ++k)
+            max_state0 = std::max(max_state0, std::abs(states[std::size_t(k) * first.ss]));
+          EXPECT_EQ(double(sunk), max_state0) << where;
+          const auto counts = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), reports);
+          int wrong = 0;
+          for (int b = 0; b < B; ++b)
+            for (int t = 0; t < T; ++t) wrong += counts(b, t) != 1;
+          EXPECT_EQ(wrong, 0) << where;
+        }
+}
+
 // ---- chunk layout -------------------------------------------------------------------------
 
 TEST(ChunkLayout, CoversTheSequenceContiguously) {

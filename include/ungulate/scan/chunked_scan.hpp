@@ -27,7 +27,13 @@
 //              scratch G times scratch_size()): independent steps computed together keep a
 //              CPU core's pipelines full.  Used in forward passes by an engine constructed
 //              with a group of at least G; otherwise step by step.
-// Sinks:       sink(b, t, const Scalar* state, Scalar& max_value) (device).
+//              Optionally gen.element_in_place(b, t): a pointer to element t where it can be
+//              read where it lies (e.g. stored), else null; finish_and_reduce then skips the
+//              copy into `element`.
+// Sinks:       sink(b, t, const Scalar* state, Scalar& max_value) (device).  Optionally split
+//              in two, sink.write(b, t, state) and sink.report(b, t, count, max_value) for the
+//              steps t .. t + count - 1 written: finish_and_reduce then reports once a group,
+//              one reduction over G steps instead of G.
 // t is always the physical time index; Direction::Reverse visits t = T-1 .. 0.
 #include <Kokkos_Core.hpp>
 
@@ -47,6 +53,22 @@ struct group_size_of : std::integral_constant<int, 1> {};
 template <class Generator>
 struct group_size_of<Generator, std::void_t<decltype(Generator::group_size)>>
     : std::integral_constant<int, Generator::group_size> {};
+
+/// Whether a generator offers element_in_place (see above).
+template <class Generator, class = void>
+struct has_element_in_place : std::false_type {};
+template <class Generator>
+struct has_element_in_place<
+    Generator, std::void_t<decltype(std::declval<const Generator&>().element_in_place(0, 0))>>
+    : std::true_type {};
+
+/// Whether a sink is split into write and report (see above).
+template <class Sink, class = void>
+struct has_split_report : std::false_type {};
+template <class Sink>
+struct has_split_report<Sink, std::void_t<decltype(std::declval<const Sink&>().write(
+                                  0, 0, static_cast<const typename Sink::Scalar*>(nullptr)))>>
+    : std::true_type {};
 }  // namespace detail
 
 template <class Element, class ExecSpace = DefaultExecutionSpace>
@@ -194,17 +216,38 @@ class ChunkedScan {
           op.state_of(&aggregates(b, c, 0), state);
           Folder fold{op, scratch, item};
           Scalar unused = Scalar(0);
+          // Steps t: the replayed element applied to the state, which is written out.
+          const auto replay_and_write = [&](int t) {
+            const Scalar* e = element;
+            if constexpr (detail::has_element_in_place<Replay>::value) {
+              e = replay.element_in_place(b, t);
+              if (e == nullptr) {
+                replay(b, t, element, gscratch, unused);
+                e = element;
+              }
+            } else {
+              replay(b, t, element, gscratch, unused);
+            }
+            op.advance(state, e, scratch.combine(item));
+            if constexpr (detail::has_split_report<Sink>::value)
+              sink.write(b, t, state);
+            else
+              sink(b, t, state, max_sink);
+          };
+          const auto report = [&](int t, int count) {
+            if constexpr (detail::has_split_report<Sink>::value) sink.report(b, t, count, max_sink);
+          };
           const auto advance = [&](int t) {
-            replay(b, t, element, gscratch, unused);
-            op.advance(state, element, scratch.combine(item));
-            sink(b, t, state, max_sink);
+            replay_and_write(t);
+            report(t, 1);
           };
           const int begin = layout.begin(c), end = layout.end(c);
           if (begin < end) advance(begin);
           int t = begin + 1;
           if constexpr (G > 1)
             for (; grouped && t + G <= end; t += G) {
-              for (int p = 0; p < G; ++p) advance(t + p);
+              for (int p = 0; p < G; ++p) replay_and_write(t + p);
+              report(t, G);
               next.group(b, t, element, gscratch, max_next);
               for (int p = 0; p < G; ++p) fold.append(element + p * scratch.element_size);
             }
