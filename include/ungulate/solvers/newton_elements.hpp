@@ -135,11 +135,10 @@ struct LinearisedElements {
   KOKKOS_INLINE_FUNCTION void operator()(int b, int t, Scalar* element, Scalar* scratch,
                                          Scalar& max_residual) const {
     const int D = dim, n = Structure::size(D);
-    Scalar *f = scratch, *F = f + D, *u = F + n, *rest = u + D;
-    const Scalar* y = &iterate(b, t, 0);
+    Scalar *f = scratch, *F = f + D, *rest = F + n + D;  // u = F + n (see build_step)
     if (cache.mode == cache.Load) {  // pass 3: the residual was reported in pass 1
       const Scalar* stored = loaded(b, t);
-      builder.build(b, D, stored, stored + n, y, element, rest);
+      builder.build(b, D, stored, stored + n, &iterate(b, t, 0), element, rest);
       return;
     }
     const Scalar* h = input_state(b, t);
@@ -147,10 +146,10 @@ struct LinearisedElements {
     if (t == 0 && boundary.starts_sequence) {  // exact: A = 0, b = f(s_0)
       cell.evaluate(h, x, f);
       for (int i = 0; i < n; ++i) F[i] = Scalar(0);
-      complete(b, t, nullptr, f, F, u, element, rest, max_residual);
+      complete(b, t, nullptr, f, F, element, rest, max_residual);
     } else {
       Structure::linearise(cell, h, x, f, F, rest);
-      complete(b, t, h, f, F, u, element, rest, max_residual);
+      complete(b, t, h, f, F, element, rest, max_residual);
     }
   }
 
@@ -190,8 +189,7 @@ struct LinearisedElements {
       rest[p] = own + n + D;
     }
     Structure::template linearise_points<G>(cell, h, x, f, F, rest);
-    for (int p = 0; p < G; ++p)
-      build_step(b, t + p, h[p], f[p], F[p], F[p] + n, elements + p * es, rest[p]);
+    for (int p = 0; p < G; ++p) build_step(b, t + p, h[p], f[p], F[p], elements + p * es, rest[p]);
     if (int(iterate.stride_1()) != D) {
       for (int p = 0; p < G; ++p) report_residual(b, t + p, f[p], max_residual);
       return;
@@ -224,11 +222,10 @@ struct LinearisedElements {
   }
 
   // From f = f(h, x_t) and F: the residual and exact prefix, then build_step.
-  KOKKOS_INLINE_FUNCTION void complete(int b, int t, const Scalar* h, const Scalar* f,
-                                       const Scalar* F, Scalar* u, Scalar* element, Scalar* rest,
-                                       Scalar& max_residual) const {
+  KOKKOS_INLINE_FUNCTION void complete(int b, int t, const Scalar* h, const Scalar* f, Scalar* F,
+                                       Scalar* element, Scalar* rest, Scalar& max_residual) const {
     report_residual(b, t, f, max_residual);
-    build_step(b, t, h, f, F, u, element, rest);
+    build_step(b, t, h, f, F, element, rest);
   }
 
   // Step t's residual |s^(i)_t - f| into the max and the exact prefix.
@@ -239,23 +236,18 @@ struct LinearisedElements {
     note_inexact_step(first_inexact.data(), t, step_residual, prefix_tolerance);
   }
 
-  // u = f - F h (f where h is null: F = 0), the store, and the element.
-  KOKKOS_INLINE_FUNCTION void build_step(int b, int t, const Scalar* h, const Scalar* f,
-                                         const Scalar* F, Scalar* u, Scalar* element,
-                                         Scalar* rest) const {
+  // u = f - F h (f where h is null: F = 0) into the D scalars after F, so that [F | u] is
+  // the stored layout (one copy); the store, and the element.
+  KOKKOS_INLINE_FUNCTION void build_step(int b, int t, const Scalar* h, const Scalar* f, Scalar* F,
+                                         Scalar* element, Scalar* rest) const {
     const int D = dim, n = Structure::size(D);
+    Scalar* u = F + n;
     linearisation_offset<Structure>(D, F, h, f, u);
-    const Scalar* y = &iterate(b, t, 0);
     if (cache.mode == cache.Store) {
       Scalar* stored = &cache.data(b, t, 0);
-      if (u == F + n) {  // one copy
-        for (int i = 0; i < n + D; ++i) stored[i] = F[i];
-      } else {
-        for (int i = 0; i < n; ++i) stored[i] = F[i];
-        for (int i = 0; i < D; ++i) stored[n + i] = u[i];
-      }
+      for (int i = 0; i < n + D; ++i) stored[i] = F[i];
     }
-    builder.build(b, D, F, u, y, element, rest);
+    builder.build(b, D, F, u, &iterate(b, t, 0), element, rest);
   }
 };
 
@@ -321,11 +313,8 @@ struct WriteIterate {
 
   KOKKOS_INLINE_FUNCTION void operator()(int b, int t, const Scalar* state,
                                          Scalar& max_update) const {
-    const Scalar* m = op.mean(state);
-    const int D = op.dim;
-    Scalar* out = &next(b, t, 0);
-    for (int i = 0; i < D; ++i) out[i] = m[i];
-    max_update = math::max_abs_difference(D, m, &current(b, t, 0), max_update);
+    write(b, t, state);
+    report(b, t, 1, max_update);
   }
 
   /// The split form (see scan/chunked_scan.hpp): write step t now, report the update of
