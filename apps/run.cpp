@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -31,6 +32,7 @@ struct RunConfig {
   SolverOptions opt;
   InitKind init = InitKind::Zeros;
   int checkpoint_every = 10;
+  int repeat = 1;  // solves in this process (benchmarking: later ones reuse the workspace)
   bool use_double = false, quiet = false, force = false;
 };
 
@@ -412,17 +414,31 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
     };
   }
 
-  const SolveResult r = std::visit(
-      [&](const auto& weights) {
-        using W = std::decay_t<decltype(weights)>;
-        if constexpr (std::is_same_v<W, io::GruWeights>)
-          return solve(io::make_gru<Scalar>(weights), inputs, s0, states, opt, decomp);
-        else if constexpr (std::is_same_v<W, io::LstmWeights>)
-          return solve(io::make_lstm<Scalar>(weights), inputs, s0, states, opt, decomp);
-        else
-          return solve(io::make_lorenz96<Scalar>(weights), inputs, s0, states, opt, decomp);
-      },
-      p.model.cell);
+  // One workspace for every --repeat solve: the first allocates and first-touches it.
+  Workspace<Scalar> workspace;
+  std::vector<double> solve_seconds;
+  SolveResult r;
+  for (int k = 0; k < cfg.repeat; ++k) {
+    history = p.previous_history;
+    last_update = -1;
+    r = std::visit(
+        [&](const auto& weights) {
+          using W = std::decay_t<decltype(weights)>;
+          if constexpr (std::is_same_v<W, io::GruWeights>)
+            return solve(io::make_gru<Scalar>(weights), inputs, s0, states, opt, decomp, workspace);
+          else if constexpr (std::is_same_v<W, io::LstmWeights>)
+            return solve(io::make_lstm<Scalar>(weights), inputs, s0, states, opt, decomp,
+                         workspace);
+          else
+            return solve(io::make_lorenz96<Scalar>(weights), inputs, s0, states, opt, decomp,
+                         workspace);
+        },
+        p.model.cell);
+    solve_seconds.push_back(decomp.max_all(r.seconds));
+    if (cfg.repeat > 1 && world.rank == 0 && !cfg.quiet)
+      std::fprintf(stderr, "[%s] solve %d of %d: %.3f s\n", to_string(opt.method), k + 1,
+                   cfg.repeat, solve_seconds.back());
+  }
   const int iterations = r.iterations + (r.method == Method::Sequential ? 0 : offset);
   const double seconds = decomp.max_all(r.seconds) + seconds_offset;
   if (r.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
@@ -440,6 +456,11 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
         // --method auto: the method it chose.
         f.set_attribute("/", "method_run", std::string(to_string(r.method)));
         f.set_attribute("/", "seconds", seconds);
+        // Every solve's time (--repeat): the first allocates and first-touches the workspace.
+        f.set_attribute("/", "repeats", static_cast<long long>(cfg.repeat));
+        const std::uint64_t n = solve_seconds.size();
+        f.create_dataset("/solve_seconds", {n}, io::DType::Float64);
+        f.write("/solve_seconds", {0}, {world.rank == 0 ? n : 0}, solve_seconds.data());
         if (!cfg.restart.empty()) f.set_attribute("/", "restarted_from", cfg.restart);
       });
   if (world.rank == 0) {
@@ -450,6 +471,14 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
                                  : std::string(to_string(opt.method));
     std::printf("%s: %s, %.3f s -> %s\n", name.c_str(), describe_status(shown).c_str(), seconds,
                 cfg.output.c_str());
+    if (cfg.repeat > 1) {
+      std::vector<double> later(solve_seconds.begin() + 1, solve_seconds.end());
+      std::sort(later.begin(), later.end());
+      std::printf("%d solves: first %.3f s, later ones median %.3f s (min %.3f, max %.3f)\n",
+                  cfg.repeat, solve_seconds.front(),
+                  (later[(later.size() - 1) / 2] + later[later.size() / 2]) / 2, later.front(),
+                  later.back());
+    }
   }
   return r.status == Status::Converged ? 0 : r.status == Status::Diverged ? 4 : 3;
 }
@@ -491,6 +520,12 @@ RunConfig parse_run(cli::ArgParser& args) {
     if (cfg.opt.method == Method::Sequential)
       throw cli::UsageError("--restart needs an iterative method");
   }
+  cfg.repeat = int(args.get_int("repeat", 1, 1000));
+  if (cfg.repeat > 1 &&
+      (!cfg.restart.empty() || cfg.init == InitKind::File || args.has("checkpoint")))
+    throw cli::UsageError(
+        "--repeat needs a solve that starts afresh: not with --restart, "
+        "--init file or --checkpoint");
   cfg.use_double = args.get_flag("double");
   cfg.quiet = args.get_flag("quiet");
   cfg.force = args.get_flag("force");
@@ -528,6 +563,11 @@ int run_command(int argc, char** argv, int first) {
   args.option("checkpoint", "FILE", "save the current iterate every --checkpoint-every iterations");
   args.option("checkpoint-every", "N", "checkpoint interval", "10");
   args.option("restart", "FILE", "resume from a checkpoint written by --checkpoint");
+  args.option("repeat", "N",
+              "solve N times in this process and report each time (benchmarking: the first "
+              "solve allocates and first-touches the solver's workspace, later ones reuse it); "
+              "the output holds the last",
+              "1");
   args.flag("double", "compute in float64 (default float32)");
   args.flag("quiet", "no progress on stderr");
   args.flag("force", "replace an existing output file");

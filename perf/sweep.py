@@ -4,7 +4,10 @@
 For every (hidden, T, B) it writes the workload with `ungulate generate` (GRU, float32,
 the benchmark initialisation), then times, each --repeats times (median):
   * ungulate `run` with every method, from zeros and from the windowed warm start, on the
-    configurations given by --ungulate (default: 1 thread, 2 threads, 2 ranks);
+    configurations given by --ungulate (default: 1 thread, 2 threads, 2 ranks): one solve
+    per process ("seconds", cold: it allocates and first-touches the workspace), and also
+    as the baselines are timed, after a warm-up solve in the same process
+    ("seconds_in_process", `run --repeat`);
   * the baselines of perf/baselines.py (jax-scan, jax-quasi-deer, torch-gru).
 Every row has the peak resident memory of its process (ru_maxrss from wait4) beside the
 time, the iteration count, and the max abs error against ungulate's sequential answer.
@@ -33,7 +36,8 @@ from common import mpi_prefix  # noqa: E402
 
 FIELDS = ["impl", "config", "method", "init", "hidden", "length", "batch", "status",
           "iterations", "seconds", "seconds_per_iteration", "first_iteration_seconds",
-          "later_iteration_seconds", "peak_mb",
+          "later_iteration_seconds", "seconds_in_process", "seconds_per_iteration_in_process",
+          "peak_mb",
           "max_abs_error_vs_sequential", "final_residual", "warm_window", "fallback", "repeats"]
 
 
@@ -74,6 +78,17 @@ def ungulate_run(exe, ranks, threads, data, out, method, init, extra=()):
                 "warm_window": int(a["warm_window"]) if "warm_window" in a else None,
                 "fallback": s(a["fallback"]) if "fallback" in a else None,
                 "peak_mb": peak, **iteration_split(f)}
+
+
+def ungulate_in_process(exe, ranks, threads, data, out, method, init, repeats, extra=()):
+    """Seconds of a solve timed as the baselines are: one process, a first (warm-up) solve,
+    then the median of `repeats` more (`run --repeat`: they reuse the solver's workspace)."""
+    cmd = mpi_prefix(ranks) + [exe, "run", "--model", data, "--input", data, "-o", out,
+                               "--method", method, "--init", init, "--force", "--quiet",
+                               "--repeat", str(repeats + 1), *extra]
+    peak_mb_of(cmd, ungulate_env(threads), ok_codes=(0, 3))
+    with h5py.File(out, "r") as f:
+        return float(np.median(np.asarray(f["solve_seconds"][()], np.float64)[1:]))
 
 
 def iteration_split(f):
@@ -219,6 +234,12 @@ def main():
                                        max_abs_error_vs_sequential=max_error(out, reference))
                             row["seconds_per_iteration"] = row["seconds"] / max(
                                 row["iterations"], 1)
+                            if not old:
+                                warm = ungulate_in_process(exe, ranks, threads, data, out,
+                                                           method, init, args.repeats, extra)
+                                row["seconds_in_process"] = warm
+                                row["seconds_per_iteration_in_process"] = warm / max(
+                                    row["iterations"], 1)
                             emit(row)
                 for bl in args.baselines:
                     got = []

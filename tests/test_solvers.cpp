@@ -6,7 +6,9 @@
 // methods (quasi-DEER, ELK) stop with an error of the order of the last update, and float
 // rounding through 1000 steps adds ~1e-5.  An off-by-one step, a wrong Jacobian or a
 // misordered combine gives O(0.1) errors.
+#include <algorithm>
 #include <functional>
+#include <limits>
 
 #include "test_helpers.hpp"
 
@@ -241,6 +243,48 @@ TYPED_TEST(SolverOptionsSweep, LinearisationCacheChangesNothing) {
         }
       }
   }
+}
+
+// A Workspace shared by successive solves of different lengths and methods, holding
+// whatever the previous solve left (NaN here), must give exactly what solves without one
+// give: the solver writes every entry before it reads it.  It grows to the largest request.
+TYPED_TEST(SolverOptionsSweep, SharedWorkspaceChangesNothing) {
+  using S = TypeParam;
+  using Workspace = ungulate::Workspace<S>;
+  const int B = 3, D = 5;
+  Workspace workspace;
+  const auto poison = [&](std::size_t T) {
+    for (auto role : {Workspace::Role::NextIterate, Workspace::Role::Linearisation,
+                      Workspace::Role::FilteredCovariance})
+      Kokkos::deep_copy(workspace.array(role, B, T, 2 * D), std::numeric_limits<S>::quiet_NaN());
+  };
+  std::size_t largest = 0;
+  for (int T : {257, 7, 1000, 1, 300}) {
+    const auto p = make_gru_problem<S>(B, T, D, 1, 7310 + T);
+    for (const auto& v : all_variants())
+      for (bool warm : {false, true}) {
+        ungulate::SolverOptions o;
+        v.apply(o);
+        o.init = warm ? Initialization::Warm : Initialization::Zeros;
+        o.max_iterations = cap_for(T);
+        View3<S> fresh("fresh", B, T, D), shared("shared", B, T, D);
+        const auto r_fresh = ungulate::solve(p.gru, p.x, p.s0, fresh, o);
+        poison(std::size_t(T));
+        const auto r_shared =
+            ungulate::solve(p.gru, p.x, p.s0, shared, o, ungulate::dist::SingleRank(), workspace);
+        const std::string where =
+            v.name() + " T=" + std::to_string(T) + (warm ? " warm" : " zeros");
+        EXPECT_EQ(r_shared.status, r_fresh.status) << where;
+        EXPECT_EQ(r_shared.iterations, r_fresh.iterations) << where;
+        EXPECT_EQ(to_vector(shared), to_vector(fresh)) << where;
+        largest = std::max(largest, workspace.bytes());
+      }
+    // The buffers never shrink: a shorter problem reuses them.
+    EXPECT_EQ(workspace.bytes(), largest) << "T=" << T;
+  }
+  EXPECT_GE(workspace.bytes(), std::size_t(3) * B * 1000 * 2 * D * sizeof(S));
+  workspace.release();
+  EXPECT_EQ(workspace.bytes(), 0u);
 }
 
 // ---- long sequences (cheap methods only) -------------------------------------------------

@@ -17,4 +17,5 @@
 #include "ungulate/solvers/gradient.hpp"
 #include "ungulate/solvers/options.hpp"
 #include "ungulate/solvers/solve.hpp"
+#include "ungulate/solvers/workspace.hpp"
 #include "ungulate/workload.hpp"

@@ -23,6 +23,7 @@
 #include "ungulate/solvers/sequential.hpp"
 #include "ungulate/solvers/trust_region.hpp"
 #include "ungulate/solvers/warm_start.hpp"
+#include "ungulate/solvers/workspace.hpp"
 
 namespace ungulate::solvers {
 
@@ -44,8 +45,10 @@ SolveResult newton_solve(const Cell& cell,
                                             typename ExecSpace::memory_space>& s0,
                          const Kokkos::View<typename Cell::value_type***, Kokkos::LayoutRight,
                                             typename ExecSpace::memory_space>& states,
-                         const SolverOptions& opt, const Decomposition& decomp) {
+                         const SolverOptions& opt, const Decomposition& decomp,
+                         Workspace<typename Cell::value_type, ExecSpace>& workspace) {
   using Scalar = typename Cell::value_type;
+  using Role = typename Workspace<Scalar, ExecSpace>::Role;
   using Memory = typename ExecSpace::memory_space;
   using View3 = Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory>;
   using View2 = Kokkos::View<Scalar**, Kokkos::LayoutRight, Memory>;
@@ -101,7 +104,7 @@ SolveResult newton_solve(const Cell& cell,
   }
 
   View3 current = states;
-  View3 next(Kokkos::view_alloc("ungulate::next_iterate", Kokkos::WithoutInitializing), B, T, D);
+  View3 next = workspace.array(Role::NextIterate, B, T, D);
   SliceBoundary<Scalar, Memory> boundary;
   boundary.previous = previous;
   boundary.starts_sequence = decomp.starts_sequence();
@@ -112,10 +115,7 @@ SolveResult newton_solve(const Cell& cell,
     boundary.next_input = next_input;
   }
   View3 filtered_cov;
-  if (smoother)
-    filtered_cov =
-        View3(Kokkos::view_alloc("ungulate::filtered_covariance", Kokkos::WithoutInitializing), B,
-              T, Structure::size(D));
+  if (smoother) filtered_cov = workspace.array(Role::FilteredCovariance, B, T, Structure::size(D));
 
   // Store each step's linearisation in pass 1 and reuse it in the later passes (one cell
   // evaluation per iteration instead of two to four) where memory is cheap: host backends,
@@ -123,8 +123,7 @@ SolveResult newton_solve(const Cell& cell,
   using Cache = StoredLinearisation<Scalar, Memory>;
   Cache cache;
   if (use_linearisation_cache<ExecSpace, Structure>(opt.linearisation_cache))
-    cache.data = View3(Kokkos::view_alloc("ungulate::linearisation", Kokkos::WithoutInitializing),
-                       B, T, Structure::size(D) + D);
+    cache.data = workspace.array(Role::Linearisation, B, T, Structure::size(D) + D);
   const Cache store = cache.with(Cache::Store), load = cache.with(Cache::Load);
 
   using AffineGen = LinearisedElements<Cell, Structure, AffineBuilder<Structure>, Memory>;

@@ -11,6 +11,7 @@
 #include "ungulate/solvers/newton.hpp"
 #include "ungulate/solvers/options.hpp"
 #include "ungulate/solvers/sequential.hpp"
+#include "ungulate/solvers/workspace.hpp"
 
 namespace ungulate {
 
@@ -29,12 +30,15 @@ using StatesView = Kokkos::View<typename Cell::value_type***, Kokkos::LayoutRigh
 ///   (and the initial iterate with Initialization::Given).
 /// Throws std::invalid_argument on inconsistent shapes or options.  Divergence is not an
 /// exception: it is reported as Status::Diverged with the last finite iterate in `states`.
-template <class ExecSpace = DefaultExecutionSpace, class Cell,
-          class Decomposition = dist::SingleRank>
+///
+/// `workspace` holds the solve's large arrays (see Workspace): pass the same one to repeated
+/// solves so that only the first allocates them.
+template <class ExecSpace = DefaultExecutionSpace, class Cell, class Decomposition>
 SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
                   const InitialStateView<Cell, ExecSpace>& s0,
                   const StatesView<Cell, ExecSpace>& states, const SolverOptions& options,
-                  const Decomposition& decomp = Decomposition()) {
+                  const Decomposition& decomp,
+                  Workspace<typename Cell::value_type, ExecSpace>& workspace) {
   const auto shape_error = [](const std::string& what) {
     throw std::invalid_argument("ungulate::solve: " + what);
   };
@@ -63,7 +67,7 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
     SolverOptions chosen = options;
     chosen.method = solvers::is_predictable(lle) ? Method::QuasiDeer : Method::Sequential;
     if (chosen.init == Initialization::Zeros) chosen.init = Initialization::Warm;
-    SolveResult r = solve<ExecSpace>(cell, inputs, s0, states, chosen, decomp);
+    SolveResult r = solve<ExecSpace>(cell, inputs, s0, states, chosen, decomp, workspace);
     r.lle = lle;
     return r;
   }
@@ -97,13 +101,24 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
     case Method::Deer:
     case Method::Elk:
       return solvers::newton_solve<solvers::DenseJacobian, ExecSpace>(prepared, inputs, s0, states,
-                                                                      options, decomp);
+                                                                      options, decomp, workspace);
     case Method::QuasiDeer:
     case Method::QuasiElk:
-      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(prepared, inputs, s0,
-                                                                         states, options, decomp);
+      return solvers::newton_solve<solvers::DiagonalJacobian, ExecSpace>(
+          prepared, inputs, s0, states, options, decomp, workspace);
   }
   throw std::invalid_argument("ungulate::solve: unknown method");
+}
+
+/// The same with a workspace of its own, freed on return.
+template <class ExecSpace = DefaultExecutionSpace, class Cell,
+          class Decomposition = dist::SingleRank>
+SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
+                  const InitialStateView<Cell, ExecSpace>& s0,
+                  const StatesView<Cell, ExecSpace>& states, const SolverOptions& options,
+                  const Decomposition& decomp = Decomposition()) {
+  Workspace<typename Cell::value_type, ExecSpace> workspace;
+  return solve<ExecSpace>(cell, inputs, s0, states, options, decomp, workspace);
 }
 
 }  // namespace ungulate
@@ -114,8 +129,8 @@ SolveResult solve(const Cell& cell, const InputsView<Cell, ExecSpace>& inputs,
   template ::ungulate::SolveResult                                                                 \
   ungulate::solve<::ungulate::DefaultExecutionSpace, Cell, Decomposition>(                         \
       const Cell&, const ::ungulate::InputsView<Cell>&, const ::ungulate::InitialStateView<Cell>&, \
-      const ::ungulate::StatesView<Cell>&, const ::ungulate::SolverOptions&,                       \
-      const Decomposition&);
+      const ::ungulate::StatesView<Cell>&, const ::ungulate::SolverOptions&, const Decomposition&, \
+      ::ungulate::Workspace<typename Cell::value_type>&);
 
 #ifdef UNGULATE_HAVE_ETI
 #include "ungulate/solvers/built_in_specialisations.hpp"
