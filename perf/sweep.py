@@ -5,9 +5,9 @@ For every (hidden, T, B) it writes the workload with `ungulate generate` (GRU, f
 the benchmark initialisation), then times, each --repeats times (median):
   * ungulate `run` with every method, from zeros and from the windowed warm start, on the
     configurations given by --ungulate (default: 1 thread, 2 threads, 2 ranks): one solve
-    per process ("seconds", cold: it allocates and first-touches the workspace), and also
-    as the baselines are timed, after a warm-up solve in the same process
-    ("seconds_in_process", `run --repeat`);
+    per process ("seconds", cold: it allocates and first-touches the workspace), then a
+    second in the same process, timed as the baselines are, after a warm-up
+    ("seconds_in_process", `run --repeat 2`);
   * the baselines of perf/baselines.py (jax-scan, jax-quasi-deer, torch-gru).
 Every row has the peak resident memory of its process (ru_maxrss from wait4) beside the
 time, the iteration count, and the max abs error against ungulate's sequential answer.
@@ -63,10 +63,14 @@ def ungulate_env(threads):
     return env
 
 
-def ungulate_run(exe, ranks, threads, data, out, method, init, extra=()):
+def ungulate_run(exe, ranks, threads, data, out, method, init, extra=(), in_process=False):
+    """One process. With in_process it solves twice (`run --repeat 2`): "seconds" is the
+    first, cold solve (it allocates and first-touches the solver's workspace), and
+    "seconds_in_process" the second, timed as the baselines are (after a warm-up in the same
+    process); the convergence log, and so the iteration split, is the second's."""
     cmd = mpi_prefix(ranks) + [exe, "run", "--model", data, "--input", data, "-o", out,
                                "--method", method, "--init", init, "--force", "--quiet",
-                               *extra]
+                               *extra] + (["--repeat", "2"] if in_process else [])
     # 3: max-iterations or stalled, a result to record (the 'old' runs stop at 3 iterations).
     _, peak = peak_mb_of(cmd, ungulate_env(threads), ok_codes=(0, 3))
     with h5py.File(out, "r") as f:
@@ -77,25 +81,21 @@ def ungulate_run(exe, ranks, threads, data, out, method, init, extra=()):
                 "seconds": float(a["seconds"]), "final_residual": float(a["final_residual"]),
                 "warm_window": int(a["warm_window"]) if "warm_window" in a else None,
                 "fallback": s(a["fallback"]) if "fallback" in a else None,
-                "peak_mb": peak, **iteration_split(f)}
+                "peak_mb": peak, **iteration_split(f), **solve_times(f, in_process)}
 
 
-def ungulate_in_process(exe, ranks, threads, data, out, method, init, repeats, extra=()):
-    """Seconds of a solve timed as the baselines are: one process, a first (warm-up) solve,
-    then the median of `repeats` more (`run --repeat`: they reuse the solver's workspace)."""
-    cmd = mpi_prefix(ranks) + [exe, "run", "--model", data, "--input", data, "-o", out,
-                               "--method", method, "--init", init, "--force", "--quiet",
-                               "--repeat", str(repeats + 1), *extra]
-    peak_mb_of(cmd, ungulate_env(threads), ok_codes=(0, 3))
-    with h5py.File(out, "r") as f:
-        return float(np.median(np.asarray(f["solve_seconds"][()], np.float64)[1:]))
+def solve_times(f, in_process):
+    if not in_process:
+        return {}
+    t = np.asarray(f["solve_seconds"][()], np.float64)
+    return {"seconds": float(t[0]), "seconds_in_process": float(t[1])}
 
 
 def iteration_split(f):
-    """The first iteration's seconds (it also allocates and first-touches the solver's
-    workspace, and linearises the initial iterate) and the median of the later ones (the
-    cost of one more iteration), from the convergence log; None where there is no log or
-    only one iteration."""
+    """The first iteration's seconds (it also linearises the initial iterate, and in a cold
+    solve allocates and first-touches the solver's workspace) and the median of the later
+    ones (the cost of one more iteration), from the convergence log; None where there is no
+    log or only one iteration."""
     if "convergence" not in f or "seconds" not in f["convergence"]:
         return {"first_iteration_seconds": None, "later_iteration_seconds": None}
     t = np.asarray(f["convergence"]["seconds"][()], np.float64)
@@ -116,7 +116,8 @@ def max_error(out, reference):
 
 def median_row(rows):
     row = dict(rows[0])
-    for k in ("seconds", "peak_mb", "first_iteration_seconds", "later_iteration_seconds"):
+    for k in ("seconds", "seconds_in_process", "peak_mb", "first_iteration_seconds",
+              "later_iteration_seconds"):
         vals = [r[k] for r in rows if r.get(k) is not None]
         row[k] = statistics.median(vals) if vals else None
     row["repeats"] = len(rows)
@@ -226,20 +227,17 @@ def main():
                             if old and method != "seq":
                                 extra += ["--max-iter", "3"]  # per-iteration cost only
                             got = [ungulate_run(exe, ranks, threads, data, out, method, init,
-                                                extra)
+                                                extra, in_process=not old)
                                    for _ in range(args.repeats)]
                             row = median_row(got)
+                            if not old:
+                                row["seconds_per_iteration_in_process"] = row[
+                                    "seconds_in_process"] / max(row["iterations"], 1)
                             row.update(base, impl="ungulate", config=cfg, method=method,
                                        init=init,
                                        max_abs_error_vs_sequential=max_error(out, reference))
                             row["seconds_per_iteration"] = row["seconds"] / max(
                                 row["iterations"], 1)
-                            if not old:
-                                warm = ungulate_in_process(exe, ranks, threads, data, out,
-                                                           method, init, args.repeats, extra)
-                                row["seconds_in_process"] = warm
-                                row["seconds_per_iteration_in_process"] = warm / max(
-                                    row["iterations"], 1)
                             emit(row)
                 for bl in args.baselines:
                     got = []
