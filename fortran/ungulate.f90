@@ -163,6 +163,28 @@ module ungulate
       type(c_ptr), value :: options
       integer(c_int), value :: chunks
     end function
+    integer(c_int) function ungulate_options_set_workspace(options, workspace) &
+        bind(c, name="ungulate_options_set_workspace")
+      import :: c_int, c_ptr
+      type(c_ptr), value :: options, workspace  ! workspace: c_null_ptr for none
+    end function
+
+    ! ---- workspace (the solves' large arrays, kept between solves)
+    integer(c_int) function ungulate_workspace_create(workspace) &
+        bind(c, name="ungulate_workspace_create")
+      import :: c_int, c_ptr
+      type(c_ptr), intent(out) :: workspace
+    end function
+    subroutine ungulate_workspace_free(workspace) bind(c, name="ungulate_workspace_free")
+      import :: c_ptr
+      type(c_ptr), value :: workspace
+    end subroutine
+    integer(c_int) function ungulate_workspace_bytes(workspace, bytes) &
+        bind(c, name="ungulate_workspace_bytes")
+      import :: c_int, c_ptr, c_long_long
+      type(c_ptr), value :: workspace
+      integer(c_long_long), intent(out) :: bytes
+    end function
 
     ! ---- solving (options / initial_state / result may be c_null_ptr: pass them by c_loc)
     integer(c_int) function ungulate_solve_f32(model, options, batch, length, input_size, inputs, &

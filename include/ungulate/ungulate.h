@@ -80,6 +80,7 @@ typedef int ungulate_fint;
 typedef struct ungulate_model_s* ungulate_model;
 typedef struct ungulate_options_s* ungulate_options;
 typedef struct ungulate_result_s* ungulate_result;
+typedef struct ungulate_workspace_s* ungulate_workspace;
 
 /* ---- library -------------------------------------------------------------------------- */
 
@@ -154,6 +155,23 @@ int ungulate_options_set_init(ungulate_options options, const char* init);
 int ungulate_options_set_fallback(ungulate_options options, int enabled);
 /* Chunks per sequence of the in-process scan; <= 0 chooses. */
 int ungulate_options_set_chunks(ungulate_options options, int chunks);
+/* Solves with these options keep their large arrays in `workspace` (NULL: each solve
+ * allocates its own and frees it on return, the default).  The workspace must not be freed
+ * while the options name it (a solve refuses a freed one). */
+int ungulate_options_set_workspace(ungulate_options options, ungulate_workspace workspace);
+
+/* ---- workspace ------------------------------------------------------------------------ */
+
+/* The large arrays of the iterative solves (the next iterate, stored linearisations, the
+ * smoother's covariances: 307 MB at GRU 16, batch 16, length 1e5 in float), kept between
+ * solves: code that solves again and again (a time loop, training) allocates and
+ * first-touches them once.  They grow to the largest solve and are freed by
+ * ungulate_workspace_free or at ungulate_finalize (Kokkos::finalize); one solve at a time
+ * uses them.  Creating one allocates nothing. */
+int ungulate_workspace_create(ungulate_workspace* workspace);
+void ungulate_workspace_free(ungulate_workspace workspace);
+/* Bytes held now. */
+int ungulate_workspace_bytes(const struct ungulate_workspace_s* workspace, long long* bytes);
 
 /* ---- solving -------------------------------------------------------------------------- */
 

@@ -12,8 +12,10 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <new>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -35,8 +37,24 @@ struct ungulate_model_s {
   mutable std::once_flag blocks_once;
   mutable std::vector<ungulate::cells::ParameterBlock> blocks;
 };
+struct ungulate_workspace_s {
+  ungulate::Workspace<float> f32;
+  ungulate::Workspace<double> f64;
+  template <class Scalar>
+  ungulate::Workspace<Scalar>& of() {
+    if constexpr (std::is_same_v<Scalar, float>)
+      return f32;
+    else
+      return f64;
+  }
+  void release() {
+    f32.release();
+    f64.release();
+  }
+};
 struct ungulate_options_s {
   ungulate::SolverOptions options;
+  ungulate_workspace_s* workspace = nullptr;
 };
 struct ungulate_result_s {
   ungulate::SolveResult result;
@@ -53,6 +71,12 @@ std::mutex solve_mutex;     // Kokkos execution spaces are not re-entrant from h
 std::mutex lifetime_mutex;  // initialize / finalize
 bool kokkos_ours = false;   // ungulate_initialize() initialised Kokkos
 bool kokkos_finalized = false;
+// Live workspaces: a solve checks that its options' workspace was not freed, and
+// Kokkos::finalize (ours or the caller's) releases their buffers first, since Kokkos memory
+// cannot be freed after it.  Lock order: lifetime_mutex, solve_mutex, workspace_mutex.
+std::mutex workspace_mutex;
+std::set<ungulate_workspace_s*> live_workspaces;
+bool workspace_hook_pushed = false;
 
 // A failure with its C error code, thrown inside an entry point and caught at its edge.
 struct Failure {
@@ -176,7 +200,7 @@ void validate(const ungulate_model_s* model, Arrays a, const void* inputs, const
 template <class Scalar, class Cell, class Decomposition>
 SolveResult solve_cell(const Cell& cell, const SolverOptions& options, Arrays a,
                        const Scalar* inputs, const Scalar* s0, Scalar* states, bool read_s0,
-                       const Decomposition& decomp) {
+                       const Decomposition& decomp, ungulate::Workspace<Scalar>& workspace) {
   using Memory = ungulate::DefaultExecutionSpace::memory_space;
   using In = Kokkos::View<const Scalar***, Kokkos::LayoutRight, Kokkos::HostSpace>;
   using Out = Kokkos::View<Scalar***, Kokkos::LayoutRight, Kokkos::HostSpace>;
@@ -193,14 +217,14 @@ SolveResult solve_cell(const Cell& cell, const SolverOptions& options, Arrays a,
                 Kokkos::SpaceAccessibility<Memory, Kokkos::HostSpace>::accessible) {
     // Host backends: solve in place, no copies.
     return ungulate::solve(cell, ungulate::InputsView<Cell>(x_host.data(), B, T, I), initial,
-                           ungulate::StatesView<Cell>(states_host.data(), B, T, D), options,
-                           decomp);
+                           ungulate::StatesView<Cell>(states_host.data(), B, T, D), options, decomp,
+                           workspace);
   } else {
     Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory> x("ungulate::c::inputs", B, T, I);
     Kokkos::View<Scalar***, Kokkos::LayoutRight, Memory> s("ungulate::c::states", B, T, D);
     Kokkos::deep_copy(x, x_host);
     if (options.init == ungulate::Initialization::Given) Kokkos::deep_copy(s, states_host);
-    const SolveResult r = ungulate::solve(cell, x, initial, s, options, decomp);
+    const SolveResult r = ungulate::solve(cell, x, initial, s, options, decomp, workspace);
     Kokkos::deep_copy(states_host, s);
     return r;
   }
@@ -222,12 +246,43 @@ auto with_cell(const io::Model& model, F&& f) {
       model.cell);
 }
 
+// Raises when the options name a workspace that was freed.
+void check_workspace(const ungulate_options_s* options) {
+  if (options == nullptr || options->workspace == nullptr) return;
+  std::lock_guard<std::mutex> lock(workspace_mutex);
+  if (live_workspaces.count(options->workspace) == 0)
+    raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the options' workspace was freed");
+}
+
+// The workspace a solve with `options` uses: the options' own (checked to be alive), or
+// `fallback`, one of the solve's own.  Call with solve_mutex held.
+template <class Scalar>
+ungulate::Workspace<Scalar>& workspace_for(const ungulate_options_s* options,
+                                           ungulate::Workspace<Scalar>& fallback) {
+  if (options == nullptr || options->workspace == nullptr) return fallback;
+  std::lock_guard<std::mutex> lock(workspace_mutex);
+  if (live_workspaces.count(options->workspace) == 0)
+    raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the options' workspace was freed");
+  if (!workspace_hook_pushed) {
+    Kokkos::push_finalize_hook([] {
+      std::lock_guard<std::mutex> hook_lock(workspace_mutex);
+      for (ungulate_workspace_s* w : live_workspaces) w->release();
+      workspace_hook_pushed = false;
+    });
+    workspace_hook_pushed = true;
+  }
+  return options->workspace->of<Scalar>();
+}
+
 template <class Scalar, class Decomposition>
-SolveResult solve_model(const io::Model& model, const SolverOptions& options, Arrays a,
+SolveResult solve_model(const io::Model& model, const ungulate_options_s* options, Arrays a,
                         const Scalar* inputs, const Scalar* s0, Scalar* states, bool read_s0,
                         const Decomposition& decomp) {
+  const SolverOptions opt = options ? options->options : SolverOptions();
+  ungulate::Workspace<Scalar> own;
+  ungulate::Workspace<Scalar>& workspace = workspace_for(options, own);
   return with_cell<Scalar>(model, [&](const auto& cell) {
-    return solve_cell(cell, options, a, inputs, s0, states, read_s0, decomp);
+    return solve_cell(cell, opt, a, inputs, s0, states, read_s0, decomp, workspace);
   });
 }
 
@@ -243,11 +298,11 @@ int solve_single(const char* function, const ungulate_model_s* model,
   return guarded(function, [&] {
     need_kokkos();
     validate(model, a, inputs, states, false);
-    const SolverOptions opt = options ? options->options : SolverOptions();
+    check_workspace(options);
     std::lock_guard<std::mutex> lock(solve_mutex);
-    hand_out(
-        solve_model(model->model, opt, a, inputs, s0, states, true, ungulate::dist::SingleRank()),
-        result);
+    hand_out(solve_model(model->model, options, a, inputs, s0, states, true,
+                         ungulate::dist::SingleRank()),
+             result);
   });
 }
 
@@ -314,11 +369,12 @@ int solve_mpi(const char* function, const ungulate_model_s* model,
   MPI_Comm comm = MPI_COMM_NULL;
   const int code = mpi_preamble(function, comm_handle, model, a, inputs, states, comm);
   if (code != UNGULATE_OK) return code;
+  const int alive = agree(comm, guarded(function, [&] { check_workspace(options); }));
+  if (alive != UNGULATE_OK) return alive;
   return guarded(function, [&] {
     const auto decomp = slices(comm, a.length);
-    const SolverOptions opt = options ? options->options : SolverOptions();
     std::lock_guard<std::mutex> lock(solve_mutex);
-    hand_out(solve_model(model->model, opt, a, inputs, s0, states, decomp.rank() == 0, decomp),
+    hand_out(solve_model(model->model, options, a, inputs, s0, states, decomp.rank() == 0, decomp),
              result);
   });
 }
@@ -707,6 +763,49 @@ int ungulate_options_set_chunks(ungulate_options options, int chunks) {
   return guarded("ungulate_options_set_chunks", [&] {
     need(options, "options");
     options->options.num_chunks = chunks;
+  });
+}
+
+int ungulate_options_set_workspace(ungulate_options options, ungulate_workspace workspace) {
+  return guarded("ungulate_options_set_workspace", [&] {
+    need(options, "options");
+    if (workspace != nullptr) {
+      std::lock_guard<std::mutex> lock(workspace_mutex);
+      if (live_workspaces.count(workspace) == 0)
+        raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the workspace was freed");
+    }
+    options->workspace = workspace;
+  });
+}
+
+// ---- workspace ---------------------------------------------------------------------------
+
+int ungulate_workspace_create(ungulate_workspace* workspace) {
+  if (workspace != nullptr) *workspace = nullptr;
+  return guarded("ungulate_workspace_create", [&] {
+    need(workspace, "workspace");
+    auto created = std::make_unique<ungulate_workspace_s>();
+    std::lock_guard<std::mutex> lock(workspace_mutex);
+    live_workspaces.insert(created.get());
+    *workspace = created.release();
+  });
+}
+
+void ungulate_workspace_free(ungulate_workspace workspace) {
+  if (workspace == nullptr) return;
+  // Not while a solve uses it; its buffers are empty once Kokkos is finalised.
+  std::lock_guard<std::mutex> solving(solve_mutex);
+  std::lock_guard<std::mutex> lock(workspace_mutex);
+  if (live_workspaces.erase(workspace) == 0) return;  // freed already: nothing to do
+  delete workspace;
+}
+
+int ungulate_workspace_bytes(const ungulate_workspace_s* workspace, long long* bytes) {
+  return guarded("ungulate_workspace_bytes", [&] {
+    need(workspace, "workspace");
+    need(bytes, "bytes");
+    std::lock_guard<std::mutex> lock(workspace_mutex);
+    *bytes = static_cast<long long>(workspace->f32.bytes() + workspace->f64.bytes());
   });
 }
 

@@ -167,6 +167,83 @@ static void test_methods_against_seq(void) {
   free(outf);
 }
 
+/* A workspace kept across solves changes no result; a freed one is refused. */
+static void test_workspace(void) {
+  ungulate_model m = random_gru();
+  const long long nx = B * T * I, ns = B * T * H;
+  double* xd = malloc(sizeof(double) * nx);
+  float* xf = malloc(sizeof(float) * nx);
+  double *own_d = malloc(sizeof(double) * ns), *kept_d = malloc(sizeof(double) * ns);
+  float *own_f = malloc(sizeof(float) * ns), *kept_f = malloc(sizeof(float) * ns);
+  for (long long k = 0; k < nx; ++k) xf[k] = (float)(xd[k] = uniform());
+
+  ungulate_workspace w = NULL;
+  long long bytes = -1;
+  EXPECT_OK(ungulate_workspace_create(&w));
+  EXPECT_OK(ungulate_workspace_bytes(w, &bytes));
+  EXPECT(bytes == 0);
+  ungulate_options own = NULL, kept = NULL;
+  EXPECT_OK(ungulate_options_create(&own));
+  EXPECT_OK(ungulate_options_create(&kept));
+  EXPECT_OK(ungulate_options_set_workspace(kept, w));
+  for (int k = 0; k < NUM_METHODS; ++k)
+    for (int pass = 0; pass < 2; ++pass) { /* the second reuses the workspace */
+      EXPECT_OK(ungulate_options_set_method(own, methods[k]));
+      EXPECT_OK(ungulate_options_set_method(kept, methods[k]));
+      EXPECT_OK(ungulate_solve_f64(m, own, B, T, I, xd, H, NULL, own_d, NULL));
+      EXPECT_OK(ungulate_solve_f64(m, kept, B, T, I, xd, H, NULL, kept_d, NULL));
+      EXPECT(memcmp(own_d, kept_d, sizeof(double) * ns) == 0);
+      EXPECT_OK(ungulate_solve_f32(m, own, B, T, I, xf, H, NULL, own_f, NULL));
+      EXPECT_OK(ungulate_solve_f32(m, kept, B, T, I, xf, H, NULL, kept_f, NULL));
+      EXPECT(memcmp(own_f, kept_f, sizeof(float) * ns) == 0);
+    }
+  EXPECT_OK(ungulate_workspace_bytes(w, &bytes));
+  /* At least the next iterate of both precisions. */
+  EXPECT(bytes >= (long long)(sizeof(double) + sizeof(float)) * ns);
+
+  ungulate_workspace_free(w);
+  EXPECT_CODE(ungulate_solve_f64(m, kept, B, T, I, xd, H, NULL, kept_d, NULL),
+              UNGULATE_ERROR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("workspace was freed");
+  EXPECT_CODE(ungulate_options_set_workspace(kept, w), UNGULATE_ERROR_INVALID_ARGUMENT);
+  ungulate_workspace_free(w); /* twice: nothing happens */
+  EXPECT_OK(ungulate_options_set_workspace(kept, NULL));
+  EXPECT_OK(ungulate_solve_f64(m, kept, B, T, I, xd, H, NULL, kept_d, NULL));
+  EXPECT_CODE(ungulate_workspace_create(NULL), UNGULATE_ERROR_NULL_POINTER);
+  EXPECT_CODE(ungulate_workspace_bytes(NULL, &bytes), UNGULATE_ERROR_NULL_POINTER);
+
+  ungulate_options_free(own);
+  ungulate_options_free(kept);
+  ungulate_model_free(m);
+  free(xd);
+  free(xf);
+  free(own_d);
+  free(kept_d);
+  free(own_f);
+  free(kept_f);
+}
+
+/* A workspace holding memory when ungulate_finalize runs (Kokkos frees it first). */
+static ungulate_workspace used_workspace(void) {
+  ungulate_model m = random_gru();
+  double* x = calloc((size_t)(B * T * I), sizeof(double));
+  double* s = malloc(sizeof(double) * B * T * H);
+  ungulate_workspace w = NULL;
+  ungulate_options o = NULL;
+  EXPECT_OK(ungulate_workspace_create(&w));
+  EXPECT_OK(ungulate_options_create(&o));
+  EXPECT_OK(ungulate_options_set_workspace(o, w));
+  EXPECT_OK(ungulate_solve_f64(m, o, B, T, I, x, H, NULL, s, NULL));
+  long long bytes = 0;
+  EXPECT_OK(ungulate_workspace_bytes(w, &bytes));
+  EXPECT(bytes > 0);
+  ungulate_options_free(o);
+  ungulate_model_free(m);
+  free(x);
+  free(s);
+  return w;
+}
+
 static void test_other_cells(void) {
   /* LSTM and Lorenz-96 built from arrays, quasi-DEER against seq in double. */
   double wih[4 * H * I], whh[4 * H * H], bih[4 * H], bhh[4 * H];
@@ -845,6 +922,7 @@ int main(int argc, char** argv) {
   EXPECT(ungulate_is_initialized() == 1);
   if (ranks == 1) {
     test_methods_against_seq();
+    test_workspace();
     test_other_cells();
     test_errors();
     test_history();
@@ -855,8 +933,10 @@ int main(int argc, char** argv) {
   test_mpi();
   test_gradient_mpi();
   if (model_path != NULL) test_load(model_path);
+  ungulate_workspace kept = ranks == 1 ? used_workspace() : NULL;
   EXPECT_OK(ungulate_finalize());
   EXPECT(ungulate_is_initialized() == 0);
+  ungulate_workspace_free(kept); /* its memory went with Kokkos */
   EXPECT_CODE(ungulate_initialize(NULL, NULL), UNGULATE_ERROR_INVALID_ARGUMENT);
   int total = 0;
   MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
