@@ -207,6 +207,25 @@ p = run("run", "--model", "data.h5", "--input", "data.h5", "-o", "progress.h5", 
         "quasi-deer")
 check("iteration 1:" in p.stderr and "residual" in p.stderr, "progress on stderr")
 
+# --- --repeat: solves again in the process (one workspace), the same answer ----------------
+p = run("run", "--model", "data.h5", "--input", "data.h5", "-o", "repeat.h5", "--method",
+        "quasi-elk", "--elk-estimate", "smoother", "--repeat", 3, "--quiet")
+ok(p, "run --repeat 3")
+check("3 solves: first" in p.stdout, f"--repeat reports every solve: {p.stdout!r}")
+ok(run("run", "--model", "data.h5", "--input", "data.h5", "-o", "once.h5", "--method",
+       "quasi-elk", "--elk-estimate", "smoother", "--quiet"), "run once")
+same("repeat.h5", "once.h5", 0.0, "--repeat equals one solve")
+p = run("inspect", "repeat.h5")
+check("solve_seconds" in p.stdout and "(3)" in p.stdout, f"/solve_seconds (3): {p.stdout}")
+ok(run("run", "--model", "data.h5", "--input", "data.h5", "-o", "repeat_np2.h5", "--method",
+       "quasi-deer", "--repeat", 2, "--quiet", ranks=2), "run --repeat 2 np2")
+same("repeat_np2.h5", "quasi-deer.h5", 1e-5, "--repeat np2 vs np1")
+refused(["run", "--model", "data.h5", "--input", "data.h5", "-o", "x.h5", "--repeat", 0],
+        "--repeat must be in [1, 1000]", "--repeat 0")
+refused(["run", "--model", "data.h5", "--input", "data.h5", "-o", "x.h5", "--repeat", 2,
+         "--init", "file", "--init-file", "seq.h5"], "--repeat needs a solve that starts afresh",
+        "--repeat with --init file")
+
 # --- bad input: one line naming the file, exit 2, no output, nothing clobbered ------------
 with open(os.path.join(WORK, "precious.h5"), "w") as f:
     f.write("keep me")
