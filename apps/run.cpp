@@ -580,9 +580,8 @@ int run_command(int argc, char** argv, int first) {
   args.option("checkpoint-every", "N", "checkpoint interval", "10");
   args.option("restart", "FILE", "resume from a checkpoint written by --checkpoint");
   args.option("repeat", "N",
-              "solve N times in this process and report each time (benchmarking: the first "
-              "solve allocates and first-touches the solver's workspace, later ones reuse it); "
-              "the output holds the last",
+              "solve N times in one process, the later ones reusing the workspace "
+              "(benchmarks); times in /solve_seconds",
               "1");
   args.flag("double", "compute in float64 (default float32)");
   args.flag("quiet", "no progress on stderr");
