@@ -456,7 +456,7 @@ int run_typed(const RunConfig& cfg, const Problem& p, const World& world, const 
                    cfg.repeat, solve_seconds.back());
   }
   const int iterations = r.iterations + (r.method == Method::Sequential ? 0 : offset);
-  const double seconds = decomp.max_all(r.seconds) + seconds_offset;
+  const double seconds = solve_seconds.back() + seconds_offset;
   if (r.method == Method::Sequential) history = {{1, r.final_residual, 0.0, seconds}};
   write_states_file<Scalar>(
       output_file, true, world, decomp, local, p, states, history, [&](io::H5File& f) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -75,7 +76,7 @@ bool kokkos_finalized = false;
 // Kokkos::finalize (ours or the caller's) releases their buffers first, since Kokkos memory
 // cannot be freed after it.  Lock order: lifetime_mutex, solve_mutex, workspace_mutex.
 std::mutex workspace_mutex;
-std::set<ungulate_workspace_s*> live_workspaces;
+std::set<ungulate_workspace_s*, std::less<>> live_workspaces;
 bool workspace_hook_pushed = false;
 
 // A failure with its C error code, thrown inside an entry point and caught at its edge.
@@ -246,12 +247,17 @@ auto with_cell(const io::Model& model, F&& f) {
       model.cell);
 }
 
+// Raises when `workspace` was freed; call with workspace_mutex held.
+void require_live(const ungulate_workspace_s* workspace, const char* what) {
+  if (live_workspaces.count(workspace) == 0)
+    raise(UNGULATE_ERROR_INVALID_ARGUMENT, std::string(what) + " was freed");
+}
+
 // Raises when the options name a workspace that was freed.
 void check_workspace(const ungulate_options_s* options) {
   if (options == nullptr || options->workspace == nullptr) return;
   std::lock_guard<std::mutex> lock(workspace_mutex);
-  if (live_workspaces.count(options->workspace) == 0)
-    raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the options' workspace was freed");
+  require_live(options->workspace, "the options' workspace");
 }
 
 // The workspace a solve with `options` uses: the options' own (checked to be alive), or
@@ -261,8 +267,7 @@ ungulate::Workspace<Scalar>& workspace_for(const ungulate_options_s* options,
                                            ungulate::Workspace<Scalar>& fallback) {
   if (options == nullptr || options->workspace == nullptr) return fallback;
   std::lock_guard<std::mutex> lock(workspace_mutex);
-  if (live_workspaces.count(options->workspace) == 0)
-    raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the options' workspace was freed");
+  require_live(options->workspace, "the options' workspace");
   if (!workspace_hook_pushed) {
     Kokkos::push_finalize_hook([] {
       std::lock_guard<std::mutex> hook_lock(workspace_mutex);
@@ -771,8 +776,7 @@ int ungulate_options_set_workspace(ungulate_options options, ungulate_workspace 
     need(options, "options");
     if (workspace != nullptr) {
       std::lock_guard<std::mutex> lock(workspace_mutex);
-      if (live_workspaces.count(workspace) == 0)
-        raise(UNGULATE_ERROR_INVALID_ARGUMENT, "the workspace was freed");
+      require_live(workspace, "the workspace");
     }
     options->workspace = workspace;
   });
@@ -804,7 +808,10 @@ int ungulate_workspace_bytes(const ungulate_workspace_s* workspace, long long* b
   return guarded("ungulate_workspace_bytes", [&] {
     need(workspace, "workspace");
     need(bytes, "bytes");
+    // Not while a solve grows it.
+    std::lock_guard<std::mutex> solving(solve_mutex);
     std::lock_guard<std::mutex> lock(workspace_mutex);
+    require_live(workspace, "the workspace");
     *bytes = static_cast<long long>(workspace->f32.bytes() + workspace->f64.bytes());
   });
 }

@@ -16,8 +16,8 @@ namespace ungulate {
 /// A solve without a Workspace allocates them and frees them on return.  Passing the same
 /// Workspace to successive solves (an embedding code's time loop, training, a benchmark)
 /// allocates them once: later solves of the same or smaller size allocate nothing large and
-/// write into memory the process has already touched.  At B 16, T 1e5, GRU 16 that is 307 MB,
-/// whose first touch costs a cold quasi-DEER solve a third of its first iteration.
+/// write into memory the process has already touched (307 MB at B 16, T 1e5, GRU 16; its
+/// first touch cost a cold 2-thread quasi-DEER solve ~0.1 s on the benchmark VM).
 ///
 /// Buffers grow to the largest request and are kept until release() or destruction.  One
 /// solve at a time may use a Workspace; its contents between solves mean nothing.
@@ -40,11 +40,12 @@ class Workspace {
     Buffer& buffer = buffers_[int(role)];
     // At least one element: an empty array still has data (solvers read a null view as
     // "absent", and a rank's slice may hold no steps).
-    if (buffer.extent(0) < n || buffer.extent(0) == 0) {
+    const std::size_t want = n > 0 ? n : 1;
+    if (buffer.extent(0) < want) {
       buffer = Buffer();  // free first: the peak holds one copy, not two
       buffer = Buffer(Kokkos::view_alloc(std::string("ungulate::workspace::") + name(role),
                                          Kokkos::WithoutInitializing),
-                      n > 0 ? n : 1);
+                      want);
     }
     return Array(buffer.data(), B, T, width);
   }
