@@ -44,4 +44,8 @@ class ArgParser {
   std::map<std::string, std::string> values_;
 };
 
+/// This machine's physical memory in bytes (0 if unknown): the bound the commands check a
+/// file's declared sizes against before they allocate.
+double machine_memory_bytes();
+
 }  // namespace ungulate::cli

@@ -65,7 +65,7 @@ GradProblem inspect_grad_problem(const GradConfig& cfg, const World& world) {
   // Inputs, states, cotangents, adjoints and input gradients of this rank's slice.
   const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
                        double(2 * p.inputs + 3 * p.state) * (cfg.use_double ? 8 : 4);
-  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  const double memory = cli::machine_memory_bytes();
   if (memory > 0 && bytes > memory) {
     char text[200];
     std::snprintf(text, sizeof text,

@@ -159,7 +159,7 @@ int compare_command(int argc, char** argv, int first) {
     throw io::Error("'" + name + "' has shape " + io::shape_string(ia.shape) + " in " + files[0] +
                     " but " + io::shape_string(ib.shape) + " in " + files[1]);
   // Both datasets are read whole: bound them before allocating.
-  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  const double memory = cli::machine_memory_bytes();
   double values = 1;
   for (auto d : ia.shape) values *= double(d);
   if (memory > 0 && 2 * 8 * values > memory)

@@ -172,7 +172,7 @@ void check_problem_size(const RunConfig& cfg, const Problem& p, const World& wor
   const double scalar_bytes = cfg.use_double ? 8 : 4;
   const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
                        double(p.inputs + std::uint64_t(p.model.state_size())) * scalar_bytes;
-  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  const double memory = cli::machine_memory_bytes();
   if (memory > 0 && bytes > memory) {
     char text[200];
     std::snprintf(text, sizeof text,

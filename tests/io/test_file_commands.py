@@ -220,6 +220,9 @@ check("solve_seconds" in p.stdout and "(3)" in p.stdout, f"/solve_seconds (3): {
 ok(run("run", "--model", "data.h5", "--input", "data.h5", "-o", "repeat_np2.h5", "--method",
        "quasi-deer", "--repeat", 2, "--quiet", ranks=2), "run --repeat 2 np2")
 same("repeat_np2.h5", "quasi-deer.h5", 1e-5, "--repeat np2 vs np1")
+refused(["generate", "--length", 2000000000, "--batch", 100000, "-o", "huge.h5"],
+        "more than this machine's", "generate beyond memory")
+check(not os.path.exists(os.path.join(WORK, "huge.h5")), "no output of a refused generate")
 refused(["run", "--model", "data.h5", "--input", "data.h5", "-o", "x.h5", "--repeat", 0],
         "--repeat must be in [1, 1000]", "--repeat 0")
 refused(["run", "--model", "data.h5", "--input", "data.h5", "-o", "x.h5", "--repeat", 2,
