@@ -1,6 +1,7 @@
 #pragma once
 // Affine maps with a diagonal linear part, x -> a .* x + b (D independent scalar recurrences).
 #include "ungulate/core/math.hpp"
+#include "ungulate/core/simd.hpp"
 
 namespace ungulate::scan {
 
@@ -16,10 +17,11 @@ struct AffineDiagonal {
   KOKKOS_INLINE_FUNCTION int scratch_size() const { return 0; }
 
   KOKKOS_INLINE_FUNCTION void set_identity(Scalar* e) const {
-    for (int i = 0; i < dim; ++i) {
+    const int D = dim;
+    for_each_lane(D, [&](int i) {
       e[i] = Scalar(1);
-      e[dim + i] = Scalar(0);
-    }
+      e[D + i] = Scalar(0);
+    });
   }
 
   /// out = `first` followed by `second`: (a2 a1, a2 b1 + b2). out aliases neither input
@@ -27,20 +29,23 @@ struct AffineDiagonal {
   KOKKOS_INLINE_FUNCTION void combine(const Scalar* KOKKOS_RESTRICT first,
                                       const Scalar* KOKKOS_RESTRICT second,
                                       Scalar* KOKKOS_RESTRICT out, Scalar* /*scratch*/) const {
-    for (int i = 0; i < dim; ++i) {
+    const int D = dim;
+    for_each_lane(D, [&](int i) {
       out[i] = second[i] * first[i];
-      out[dim + i] = second[i] * first[dim + i] + second[dim + i];
-    }
+      out[D + i] = second[i] * first[D + i] + second[D + i];
+    });
   }
 
   KOKKOS_INLINE_FUNCTION void state_of(const Scalar* prefix, Scalar* state) const {
-    for (int i = 0; i < dim; ++i) state[i] = prefix[dim + i];
+    const int D = dim;
+    for_each_lane(D, [&](int i) { state[i] = prefix[D + i]; });
   }
 
   /// state <- a .* state + b, in place.
   KOKKOS_INLINE_FUNCTION void advance(Scalar* KOKKOS_RESTRICT state,
                                       const Scalar* KOKKOS_RESTRICT e, Scalar* /*scratch*/) const {
-    for (int i = 0; i < dim; ++i) state[i] = e[i] * state[i] + e[dim + i];
+    const int D = dim;
+    for_each_lane(D, [&](int i) { state[i] = e[i] * state[i] + e[D + i]; });
   }
 
   /// The recurrence value held in a state (what the solvers read).
