@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "test_helpers.hpp"
-#include "ungulate/core/simd.hpp"
 
 namespace {
 
@@ -161,23 +160,6 @@ TEST(FastMath, LogSoftplusAndTheirDerivatives) {
     EXPECT_NEAR(um::log(v), std::log(v), 1e-15);
   }
   EXPECT_NEAR(um::softplus(-30.0f), std::exp(-30.0f), 1e-20f) << "float, tiny";
-}
-
-// for_each_lane splits n into fixed-width tiles and a rest: every index below n is visited
-// once and nothing beyond it, for n below, at and across tile boundaries (inside a kernel).
-TEST(ForEachLane, VisitsEachIndexOnce) {
-  for (int n : {0, 1, 5, ungulate::lane_tile - 1, ungulate::lane_tile, ungulate::lane_tile + 1,
-                2 * ungulate::lane_tile, 2 * ungulate::lane_tile + 3, 64}) {
-    const int pad = 7;
-    Kokkos::View<int*> visits("visits", n + pad);
-    Kokkos::parallel_for(
-        "for_each_lane_probe", 1, KOKKOS_LAMBDA(const int) {
-          int* v = visits.data();
-          ungulate::for_each_lane(n, [&](int i) { v[i] += 1 + i; });
-        });
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), visits);
-    for (int i = 0; i < n + pad; ++i) EXPECT_EQ(h(i), i < n ? 1 + i : 0) << "n=" << n << " i=" << i;
-  }
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
          std::to_string(std::get<1>(info.param));
 }
 
-// 19: a full tile of lane-wise loops (for_each_lane) and a rest.
+// 19: a state that spans a 16-row block of the cell and a rest.
 INSTANTIATE_TEST_SUITE_P(AllMethods, SolverVsSequential,
                          ::testing::Combine(::testing::Values(Prec::Float, Prec::Double),
                                             ::testing::Values(1, 3, 8, 16, 19),

@@ -1,7 +1,6 @@
 #pragma once
 // Affine maps with a diagonal linear part, x -> a .* x + b (D independent scalar recurrences).
 #include "ungulate/core/math.hpp"
-#include "ungulate/core/simd.hpp"
 
 namespace ungulate::scan {
 
@@ -17,11 +16,10 @@ struct AffineDiagonal {
   KOKKOS_INLINE_FUNCTION int scratch_size() const { return 0; }
 
   KOKKOS_INLINE_FUNCTION void set_identity(Scalar* e) const {
-    const int D = dim;
-    for_each_lane(D, [&](int i) {
+    for (int i = 0; i < dim; ++i) {
       e[i] = Scalar(1);
-      e[D + i] = Scalar(0);
-    });
+      e[dim + i] = Scalar(0);
+    }
   }
 
   /// out = `first` followed by `second`: (a2 a1, a2 b1 + b2). out aliases neither input
@@ -29,23 +27,20 @@ struct AffineDiagonal {
   KOKKOS_INLINE_FUNCTION void combine(const Scalar* KOKKOS_RESTRICT first,
                                       const Scalar* KOKKOS_RESTRICT second,
                                       Scalar* KOKKOS_RESTRICT out, Scalar* /*scratch*/) const {
-    const int D = dim;
-    for_each_lane(D, [&](int i) {
+    for (int i = 0; i < dim; ++i) {
       out[i] = second[i] * first[i];
-      out[D + i] = second[i] * first[D + i] + second[D + i];
-    });
+      out[dim + i] = second[i] * first[dim + i] + second[dim + i];
+    }
   }
 
   KOKKOS_INLINE_FUNCTION void state_of(const Scalar* prefix, Scalar* state) const {
-    const int D = dim;
-    for_each_lane(D, [&](int i) { state[i] = prefix[D + i]; });
+    for (int i = 0; i < dim; ++i) state[i] = prefix[dim + i];
   }
 
   /// state <- a .* state + b, in place.
   KOKKOS_INLINE_FUNCTION void advance(Scalar* KOKKOS_RESTRICT state,
                                       const Scalar* KOKKOS_RESTRICT e, Scalar* /*scratch*/) const {
-    const int D = dim;
-    for_each_lane(D, [&](int i) { state[i] = e[i] * state[i] + e[D + i]; });
+    for (int i = 0; i < dim; ++i) state[i] = e[i] * state[i] + e[dim + i];
   }
 
   /// The recurrence value held in a state (what the solvers read).

@@ -35,26 +35,26 @@ struct DiagonalJacobian {
   /// y = F v
   template <class S>
   KOKKOS_INLINE_FUNCTION static void apply(int D, const S* F, const S* v, S* y) {
-    for_each_lane(D, [&](int i) { y[i] = F[i] * v[i]; });
+    for (int i = 0; i < D; ++i) y[i] = F[i] * v[i];
   }
   /// F^T F (the Kalman information term)
   template <class S>
   KOKKOS_INLINE_FUNCTION static void gram(int D, S scale, const S* F, S* out) {
-    for_each_lane(D, [&](int i) { out[i] = scale * F[i] * F[i]; });
+    for (int i = 0; i < D; ++i) out[i] = scale * F[i] * F[i];
   }
   template <class S>
   KOKKOS_INLINE_FUNCTION static void apply_transpose(int D, S scale, const S* F, const S* v, S* y) {
-    for_each_lane(D, [&](int i) { y[i] = scale * F[i] * v[i]; });
+    for (int i = 0; i < D; ++i) y[i] = scale * F[i] * v[i];
   }
   template <class S>
   KOKKOS_INLINE_FUNCTION static void set_scaled_identity(int D, S value, S* out) {
-    for_each_lane(D, [&](int i) { out[i] = value; });
+    for (int i = 0; i < D; ++i) out[i] = value;
   }
   /// RTS gain E = P F^T (F P F^T + I)^-1 (scratch: unused here).
   template <class S>
   KOKKOS_INLINE_FUNCTION static void smoother_gain(int D, const S* F, const S* P, S* E,
                                                    S* /*scratch*/) {
-    for_each_lane(D, [&](int i) { E[i] = P[i] * F[i] / (F[i] * F[i] * P[i] + S(1)); });
+    for (int i = 0; i < D; ++i) E[i] = P[i] * F[i] / (F[i] * F[i] * P[i] + S(1));
   }
   KOKKOS_INLINE_FUNCTION static int smoother_scratch(int) { return 0; }
 };

@@ -3,7 +3,6 @@
 // Newton linearisation (DEER), its Kalman form (ELK) and the RTS smoother's reverse pass.
 #include "ungulate/core/math.hpp"
 #include "ungulate/core/prefetch.hpp"
-#include "ungulate/core/simd.hpp"
 #include "ungulate/core/types.hpp"
 
 namespace ungulate::solvers {
@@ -37,9 +36,9 @@ template <class Structure, class S>
 KOKKOS_INLINE_FUNCTION void linearisation_offset(int D, const S* F, const S* h, const S* f, S* u) {
   if (h != nullptr) {
     Structure::apply(D, F, h, u);
-    for_each_lane(D, [&](int i) { u[i] = f[i] - u[i]; });
+    for (int i = 0; i < D; ++i) u[i] = f[i] - u[i];
   } else {
-    for_each_lane(D, [&](int i) { u[i] = f[i]; });
+    for (int i = 0; i < D; ++i) u[i] = f[i];
   }
 }
 
@@ -97,11 +96,11 @@ struct KalmanBuilder {
     const S kappa = S(1.0 / (1.0 + l)), omega = S(l / (1.0 + l));
     const int n = Structure::size(D);
     S *A = e, *b = A + n, *C = b + D, *J = C + n, *eta = J + n;
-    for_each_lane(n, [&](int i) { A[i] = kappa * F[i]; });
-    for_each_lane(D, [&](int i) { b[i] = kappa * u[i] + omega * y[i]; });
+    for (int i = 0; i < n; ++i) A[i] = kappa * F[i];
+    for (int i = 0; i < D; ++i) b[i] = kappa * u[i] + omega * y[i];
     Structure::set_scaled_identity(D, kappa, C);
     Structure::gram(D, omega, F, J);
-    for_each_lane(D, [&](int i) { scratch[i] = y[i] - u[i]; });
+    for (int i = 0; i < D; ++i) scratch[i] = y[i] - u[i];
     Structure::apply_transpose(D, omega, F, scratch, eta);
   }
 };
@@ -246,7 +245,7 @@ struct LinearisedElements {
     linearisation_offset<Structure>(D, F, h, f, u);
     if (cache.mode == cache.Store) {
       Scalar* stored = &cache.data(b, t, 0);
-      for_each_lane(n + D, [&](int i) { stored[i] = F[i]; });
+      for (int i = 0; i < n + D; ++i) stored[i] = F[i];
     }
     builder.build(b, D, F, u, &iterate(b, t, 0), element, rest);
   }
@@ -325,7 +324,7 @@ struct WriteIterate {
   KOKKOS_INLINE_FUNCTION void write(int b, int t, const Scalar* state) const {
     const Scalar* m = op.mean(state);
     Scalar* out = &next(b, t, 0);
-    for_each_lane(op.dim, [&](int i) { out[i] = m[i]; });
+    for (int i = 0; i < op.dim; ++i) out[i] = m[i];
   }
   KOKKOS_INLINE_FUNCTION void report(int b, int t, int count, Scalar& max_update) const {
     const int D = op.dim;
