@@ -119,9 +119,18 @@ std::string ArgParser::help() const {
   return out.str();
 }
 
-double machine_memory_bytes() {
+std::string memory_shortfall(double bytes, const std::string& purpose) {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? double(pages) * double(page) : 0;
+  if (pages <= 0 || page <= 0) return "";
+  const double memory = double(pages) * double(page);
+  if (!(bytes > memory)) return "";
+  const auto gib = [](double b) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", b / double(1 << 30));
+    return std::string(text);
+  };
+  return gib(bytes) + " GiB per rank" + purpose + ", more than this machine's " + gib(memory) +
+         " GiB";
 }
 
 }  // namespace ungulate::cli

@@ -44,8 +44,10 @@ class ArgParser {
   std::map<std::string, std::string> values_;
 };
 
-/// This machine's physical memory in bytes (0 if unknown): the bound the commands check a
-/// file's declared sizes against before they allocate.
-double machine_memory_bytes();
+/// The check every command makes of declared sizes before it allocates: empty when `bytes`
+/// (per rank) fit in this machine's physical memory, or when that is unknown; else
+/// "<bytes> GiB per rank<purpose>, more than this machine's <memory> GiB", the tail of the
+/// command's error message.
+std::string memory_shortfall(double bytes, const std::string& purpose = "");
 
 }  // namespace ungulate::cli

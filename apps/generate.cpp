@@ -77,15 +77,11 @@ int generate_command(int argc, char** argv, int first) {
   // allocating (the same answer on every rank).
   const double input_bytes =
       double(batch) * std::ceil(double(length) / world.size) * double(inputs) * 8;
-  const double memory = cli::machine_memory_bytes();
-  if (memory > 0 && input_bytes > memory) {
-    char text[200];
-    std::snprintf(text, sizeof text,
-                  "inputs of shape (%d, %lld, %d) need %.3g GiB per rank, more than this "
-                  "machine's %.3g GiB",
-                  batch, length, inputs, input_bytes / (1 << 30), memory / (1 << 30));
-    throw cli::UsageError(text);
-  }
+  const std::string shortfall = cli::memory_shortfall(input_bytes);
+  if (!shortfall.empty())
+    throw cli::UsageError("inputs of shape (" + std::to_string(batch) + ", " +
+                          std::to_string(length) + ", " + std::to_string(inputs) + ") need " +
+                          shortfall);
   remove_partials_on_signals();
   if (world.rank == 0) remove_stale_partials(output);
   PartialOutput target(output, force, world.comm);

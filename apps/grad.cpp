@@ -1,7 +1,6 @@
 // `ungulate grad`: gradients of a loss through a model's recurrence, given the cotangent
 // dL/ds_t of every step (solvers/gradient.hpp); parallel HDF5 under mpirun (each rank reads
 // and writes only its time slice).
-#include <unistd.h>
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
@@ -65,15 +64,10 @@ GradProblem inspect_grad_problem(const GradConfig& cfg, const World& world) {
   // Inputs, states, cotangents, adjoints and input gradients of this rank's slice.
   const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
                        double(2 * p.inputs + 3 * p.state) * (cfg.use_double ? 8 : 4);
-  const double memory = cli::machine_memory_bytes();
-  if (memory > 0 && bytes > memory) {
-    char text[200];
-    std::snprintf(text, sizeof text,
-                  ": dataset '/inputs' of shape %s needs at least %.3g GiB per rank for a "
-                  "gradient, more than this machine's %.3g GiB",
-                  io::shape_string(x.shape).c_str(), bytes / (1 << 30), memory / (1 << 30));
-    throw io::Error(cfg.input + text);
-  }
+  const std::string shortfall = cli::memory_shortfall(bytes, " for a gradient");
+  if (!shortfall.empty())
+    throw io::Error(cfg.input + ": dataset '/inputs' of shape " + io::shape_string(x.shape) +
+                    " needs at least " + shortfall);
   p.has_initial_state = in.exists("/initial_state");
   if (p.has_initial_state) in.describe_float("/initial_state", {p.batch, p.state});
   const Shape states = {p.batch, p.length, p.state};

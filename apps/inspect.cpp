@@ -1,6 +1,5 @@
 // `ungulate inspect` (summary of any HDF5 file) and `ungulate compare` (max abs difference of
 // two datasets).  Both read on rank 0 only.
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -159,10 +158,9 @@ int compare_command(int argc, char** argv, int first) {
     throw io::Error("'" + name + "' has shape " + io::shape_string(ia.shape) + " in " + files[0] +
                     " but " + io::shape_string(ib.shape) + " in " + files[1]);
   // Both datasets are read whole: bound them before allocating.
-  const double memory = cli::machine_memory_bytes();
   double values = 1;
   for (auto d : ia.shape) values *= double(d);
-  if (memory > 0 && 2 * 8 * values > memory)
+  if (!cli::memory_shortfall(2 * 8 * values).empty())
     throw io::Error("'" + name + "' of shape " + io::shape_string(ia.shape) +
                     " is too large to compare in this machine's memory");
   std::size_t n = 1;

@@ -1,6 +1,5 @@
 // `ungulate run`: evaluate a model from HDF5 on inputs from HDF5, write the trajectory and
 // the convergence log; parallel HDF5 under mpirun (each rank touches only its time slice).
-#include <unistd.h>
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
@@ -172,16 +171,11 @@ void check_problem_size(const RunConfig& cfg, const Problem& p, const World& wor
   const double scalar_bytes = cfg.use_double ? 8 : 4;
   const double bytes = double(p.batch) * std::ceil(double(p.length) / world.size) *
                        double(p.inputs + std::uint64_t(p.model.state_size())) * scalar_bytes;
-  const double memory = cli::machine_memory_bytes();
-  if (memory > 0 && bytes > memory) {
-    char text[200];
-    std::snprintf(text, sizeof text,
-                  ": dataset '/inputs' of shape %s needs at least %.3g GiB per rank for inputs "
-                  "and states, more than this machine's %.3g GiB",
-                  io::shape_string({p.batch, p.length, p.inputs}).c_str(), bytes / (1 << 30),
-                  memory / (1 << 30));
-    throw io::Error(cfg.input + text);
-  }
+  const std::string shortfall = cli::memory_shortfall(bytes, " for inputs and states");
+  if (!shortfall.empty())
+    throw io::Error(cfg.input + ": dataset '/inputs' of shape " +
+                    io::shape_string({p.batch, p.length, p.inputs}) + " needs at least " +
+                    shortfall);
 }
 
 // Validation common to all ranks: model, inputs, optional initial state, init/restart files.
