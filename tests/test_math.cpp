@@ -102,6 +102,53 @@ TEST(FastMath, SpecialValues) {
   EXPECT_EQ(s[3], 0.5f);
 }
 
+// The cells call these over fixed-length blocks, a loop the compiler vectorises: there the
+// lanes must agree bitwise with one-at-a-time evaluation, and a NaN in one lane must stay
+// NaN without disturbing its neighbours (every special value sits among ordinary ones).
+TEST(FastMath, BlocksAgreeWithOneAtATimeAndKeepNaNInItsLane) {
+  constexpr int L = 16;
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.3f,  nan,  -2.5f, inf,    1e-3f, -inf,  -104.0f, 89.0f,
+                                -0.7f, -nan, 40.0f, -88.5f, 0.0f,  -0.0f, 17.25f,  -3.0f};
+  Kokkos::View<float*> in("in", L), out("out", 3 * L);
+  auto h = Kokkos::create_mirror_view(in);
+  for (int i = 0; i < L; ++i) h(i) = x[i];
+  Kokkos::deep_copy(in, h);
+  Kokkos::parallel_for(
+      "math_block", 1, KOKKOS_LAMBDA(const int) {
+        float v[L], e[L], t[L], s[L];
+        for (int l = 0; l < L; ++l) v[l] = in(l);
+        for (int l = 0; l < L; ++l) {
+          e[l] = um::exp(v[l]);
+          t[l] = um::tanh(v[l]);
+          s[l] = um::sigmoid(v[l]);
+        }
+        for (int l = 0; l < L; ++l) {
+          out(l) = e[l];
+          out(L + l) = t[l];
+          out(2 * L + l) = s[l];
+        }
+      });
+  auto got = Kokkos::create_mirror_view(out);
+  Kokkos::deep_copy(got, out);
+  for (int which = 0; which < 3; ++which) {
+    const auto single = on_device(x, which);
+    for (int l = 0; l < L; ++l) {
+      const float block = got(which * L + l);
+      if (std::isnan(x[l])) {
+        EXPECT_TRUE(std::isnan(block)) << "function " << which << ", lane " << l;
+      } else {
+        std::uint32_t a, b;
+        std::memcpy(&a, &block, sizeof a);
+        std::memcpy(&b, &single[l], sizeof b);
+        EXPECT_EQ(a, b) << "function " << which << " at " << x[l] << ": " << block << " vs "
+                        << single[l];
+      }
+    }
+  }
+}
+
 // The convergence tests' reduction: NaN and Inf anywhere count as +infinity, whatever the
 // sign or position (the float and double versions work on bit patterns), and `start` is kept
 // when it is the largest.

@@ -36,12 +36,23 @@ KOKKOS_FORCEINLINE_FUNCTION T multiply_add(T a, T b, T c) {
 
 namespace detail {
 
-/// The float with bit pattern `bits` (memcpy: defined behaviour, and compilers turn it into a
-/// register move, also inside vectorised loops).
-KOKKOS_FORCEINLINE_FUNCTION float float_from_bits(int bits) {
+/// The float with bit pattern `bits`, and back (memcpy: defined behaviour, and compilers turn
+/// it into a register move, also inside vectorised loops).
+KOKKOS_FORCEINLINE_FUNCTION float float_from_bits(std::uint32_t bits) {
   float f;
   memcpy(&f, &bits, sizeof f);
   return f;
+}
+KOKKOS_FORCEINLINE_FUNCTION std::uint32_t bits_of_float(float f) {
+  std::uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+/// 2^e for a biased exponent e = n + 127 in [1, 254] (unsigned arithmetic: lanes whose value
+/// is NaN may carry any e, and their result is discarded; no signed overflow).
+KOKKOS_FORCEINLINE_FUNCTION float power_of_two(std::uint32_t biased_exponent) {
+  return float_from_bits(biased_exponent << 23);
 }
 
 // Branch-free float elementary functions, written so that a loop over them vectorises (the
@@ -50,11 +61,15 @@ KOKKOS_FORCEINLINE_FUNCTION float float_from_bits(int bits) {
 
 /// e^x = p 2^n with Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, and Cephes'
 /// degree-7 polynomial p = e^r (about 1 ulp).  x must be clamped to [-86.5, 88.7228317]
-/// (or NaN, which travels in p).
-KOKKOS_FORCEINLINE_FUNCTION float exp_reduced(float x, int& n) {
-  // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick (no call, no SSE4.1).
-  float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  fn = fn == fn ? fn : 0.0f;  // NaN: any finite n; the NaN travels in r
+/// (or NaN, which travels in p; n is then arbitrary).
+KOKKOS_FORCEINLINE_FUNCTION float exp_reduced(float x, std::uint32_t& n) {
+  // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick (no call, no SSE4.1):
+  // the sum's low mantissa bits are n.  Reading n from the bits, not int(fn), needs no
+  // special case for NaN (where int() is undefined); such a select made GCC duplicate the
+  // whole polynomial and the sigmoid's division for the NaN path (1.5x slower).
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float fn = shifted - 12582912.0f;
+  n = bits_of_float(shifted) - bits_of_float(12582912.0f);
   float r = x - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -63,16 +78,15 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_reduced(float x, int& n) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  n = int(fn);
   return p * r * r + r + 1.0f;
 }
 
 /// e^x for x in [-86.5, 88] or NaN (no clamps, no special cases): n + 127 is then a normal
 /// exponent, so 2^n is one float.  For the sigmoid and tanh, whose arguments are clamped.
 KOKKOS_FORCEINLINE_FUNCTION float exp_float_in_range(float x) {
-  int n;
+  std::uint32_t n;
   const float p = exp_reduced(x, n);
-  return p * float_from_bits((n + 127) << 23);
+  return p * power_of_two(n + 127);
 }
 
 /// e^x, about 1 ulp.  Results below 2^-125 flush to 0 (the subnormal range).
@@ -80,11 +94,11 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_float(float x) {
   constexpr float hi = 88.7228317f, lo = -86.5f;
   float xc = x > hi ? hi : x;
   xc = xc < lo ? lo : xc;
-  int n;
+  std::uint32_t n;
   const float p = exp_reduced(xc, n);
   // 2^n as (2 p) * 2^(n-1): n - 1 + 127 stays within the normal exponents for n in
   // [-124, 128], so neither factor is subnormal or infinite before the product.
-  float y = (p * 2.0f) * float_from_bits((n + 126) << 23);
+  float y = (p * 2.0f) * power_of_two(n + 126);
   y = x > hi ? Kokkos::Experimental::infinity<float>::value : y;
   y = x < lo ? 0.0f : y;
   return y;
