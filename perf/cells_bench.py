@@ -18,7 +18,6 @@ what the rows show).  A short horizon (--l96-length) is used for it.
 import argparse
 import csv
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,20 +27,16 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import find_exe  # noqa: E402
+from common import find_exe, peak_mb_of  # noqa: E402
 
-MAXRSS = os.path.join(HERE, "maxrss.py")
 METHODS = [("seq", []), ("quasi-deer", []), ("quasi-deer", ["--init", "warm"]), ("deer", []),
            ("quasi-elk", []), ("elk", []), ("auto", [])]
 
 
 def run(exe, model, out, method, extra):
-    cmd = [sys.executable, MAXRSS, "--", exe, "run", "--model", model, "--input", model, "-o",
-           out, "--method", method, "--quiet", "--force", *extra]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode not in (0, 3):  # 3: iteration cap (still a result to report)
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
-    peak = float(re.search(r"maxrss_mb ([0-9.]+)", p.stderr).group(1))
+    # 3: iteration cap (still a result to report)
+    _, peak = peak_mb_of([exe, "run", "--model", model, "--input", model, "-o", out, "--method",
+                          method, "--quiet", "--force", *extra], ok_codes=(0, 3))
     with h5py.File(out, "r") as f:
         attrs = {k: f.attrs[k] for k in ("iterations", "status", "fallback", "method_run",
                                           "seconds", "final_residual")}

@@ -1,4 +1,5 @@
-"""Shared helpers for the perf/ scripts: run `ungulate demo --json`, take medians."""
+"""Shared helpers for the perf/ scripts: run a command and measure its peak memory, the
+thread environment of ungulate runs, `ungulate demo --json`, medians."""
 import json
 import os
 import shutil
@@ -26,6 +27,28 @@ def mpi_prefix(ranks):
         extra.append("--allow-run-as-root")
     bind = "core" if ranks <= (os.cpu_count() or 1) else "none"
     return [mpirun, "-np", str(ranks), *extra, "--bind-to", bind]
+
+
+def peak_mb_of(cmd, env=None, timeout=7200, ok_codes=(0,)):
+    """Runs cmd through maxrss.py; returns (stdout, peak resident MB of its largest
+    process).  An exit code outside ok_codes raises RuntimeError with stderr's tail."""
+    wrapper = [sys.executable, os.path.join(ROOT, "perf", "maxrss.py"), "--"] + list(map(str, cmd))
+    proc = subprocess.run(wrapper, capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode not in ok_codes:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: "
+                           f"{proc.stderr.strip()[-500:]}")
+    lines = proc.stderr.strip().splitlines()
+    peak = float(lines[-1].split()[-1]) if lines and lines[-1].startswith("maxrss_mb") else None
+    return proc.stdout, peak
+
+
+def ungulate_env(threads):
+    """The environment of an ungulate process on `threads` OpenMP threads, one per core."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    env["OMP_PROC_BIND"] = "spread"
+    env["OMP_PLACES"] = "cores"
+    return env
 
 
 def run_demo(exe, args, ranks=1, timeout=3600):

@@ -20,7 +20,6 @@ forward (sequential `ungulate run`) + gradient are reported.  One JSON object:
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,20 +29,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import find_exe, mpi_prefix  # noqa: E402
+from common import find_exe, mpi_prefix, peak_mb_of  # noqa: E402
 
-MAXRSS = os.path.join(HERE, "maxrss.py")
 NAMES = ["input_kernel", "recurrent_kernel", "input_bias", "recurrent_bias"]
-
-
-def measured(cmd, env=None):
-    """Runs cmd under maxrss.py: (stdout, peak MiB)."""
-    p = subprocess.run([sys.executable, MAXRSS, "--", *cmd], capture_output=True, text=True,
-                       env=env)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
-    peak = float(re.search(r"maxrss_mb ([0-9.]+)", p.stderr).group(1))
-    return p.stdout, peak
 
 
 def jax_worker(data, cotangent, out, repeats):
@@ -144,7 +132,7 @@ def main():
     for name, prefix, program, env in configs:
         runs, forwards = [], []
         for _ in range(args.repeats):
-            out, peak = measured(prefix + [program, "grad", "--model", data, "--input", data,
+            out, peak = peak_mb_of(prefix + [program, "grad", "--model", data, "--input", data,
                                            "--cotangent", cot, "--states", states, "-o", ours,
                                            "--force"], env)
             with h5py.File(ours, "r") as f:
@@ -161,7 +149,7 @@ def main():
         ungulate[name] = {"grad_seconds": g, "forward_seconds": fwd,
                           "forward_plus_grad_seconds": g + fwd, "grad_maxrss_mb": peak}
     # The agreement check below reads the last configuration's output: write the serial one.
-    measured([exe, "grad", "--model", data, "--input", data, "--cotangent", cot, "--states",
+    peak_mb_of([exe, "grad", "--model", data, "--input", data, "--cotangent", cot, "--states",
               states, "-o", ours, "--force"])
 
     # One DEER iteration on the same data (two iterations, the second timed by the log).
@@ -172,7 +160,7 @@ def main():
         log = np.asarray(f["convergence/seconds"])
     deer_iteration = float(log[-1] - log[-2]) if len(log) >= 2 else float(log[-1])
 
-    out, jax_peak = measured([sys.executable, os.path.abspath(__file__), "--repeats",
+    out, jax_peak = peak_mb_of([sys.executable, os.path.abspath(__file__), "--repeats",
                               str(args.repeats), "--jax-worker", data, cot, theirs])
     jax_result = json.loads(out.strip().splitlines()[-1])
 

@@ -24,7 +24,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -32,35 +31,13 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from common import mpi_prefix  # noqa: E402
+from common import mpi_prefix, peak_mb_of, ungulate_env  # noqa: E402
 
 FIELDS = ["impl", "config", "method", "init", "hidden", "length", "batch", "status",
           "iterations", "seconds", "seconds_per_iteration", "first_iteration_seconds",
           "later_iteration_seconds", "seconds_in_process", "seconds_per_iteration_in_process",
           "peak_mb",
           "max_abs_error_vs_sequential", "final_residual", "warm_window", "fallback", "repeats"]
-
-
-def peak_mb_of(cmd, env=None, timeout=7200, ok_codes=(0,)):
-    """Runs cmd through maxrss.py; returns (stdout, peak resident MB of its largest
-    process)."""
-    wrapper = [sys.executable, os.path.join(HERE, "maxrss.py"), "--"] + list(map(str, cmd))
-    proc = subprocess.run(wrapper, capture_output=True, text=True, env=env, timeout=timeout)
-    if proc.returncode not in ok_codes:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: "
-                           f"{proc.stderr.strip()[-500:]}")
-    out, err = proc.stdout, proc.stderr
-    lines = err.strip().splitlines()
-    peak = float(lines[-1].split()[-1]) if lines and lines[-1].startswith("maxrss_mb") else None
-    return out, peak
-
-
-def ungulate_env(threads):
-    env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(threads)
-    env["OMP_PROC_BIND"] = "spread"
-    env["OMP_PLACES"] = "cores"
-    return env
 
 
 def ungulate_run(exe, ranks, threads, data, out, method, init, extra=(), in_process=False):
