@@ -28,6 +28,19 @@ volatile std::sig_atomic_t g_slot_in_use[kSlots];
 volatile std::sig_atomic_t g_publishing = 0;
 volatile std::sig_atomic_t g_deferred_signal = 0;
 
+// The signals whose default action ends the process and that a user, a shell or a batch
+// system sends to stop a run: Ctrl-C and Ctrl-\, kill, a closed terminal or ssh session,
+// a broken output pipe, and what Slurm and PBS send at a time or CPU limit.
+constexpr int kStopSignals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGPIPE,
+                                SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU};
+
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kStopSignals) sigaddset(&set, sig);
+  return set;
+}
+
 extern "C" void remove_partials_and_die(int sig) {
   if (g_publishing) {
     g_deferred_signal = sig;
@@ -42,10 +55,7 @@ extern "C" void remove_partials_and_die(int sig) {
 class SignalsBlocked {
  public:
   SignalsBlocked() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    const sigset_t set = stop_signal_set();
     pthread_sigmask(SIG_BLOCK, &set, &old_);
   }
   ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
@@ -293,10 +303,13 @@ void PartialOutput::publish(bool last) {
 void remove_partials_on_signals() {
   struct sigaction action {};
   action.sa_handler = remove_partials_and_die;
-  sigemptyset(&action.sa_mask);
-  sigaddset(&action.sa_mask, SIGINT);
-  sigaddset(&action.sa_mask, SIGTERM);
-  for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &action, nullptr);
+  action.sa_mask = stop_signal_set();
+  for (int sig : kStopSignals) {
+    // A signal ignored when ungulate starts (nohup, a shell's background job) stays ignored.
+    struct sigaction previous {};
+    if (sigaction(sig, nullptr, &previous) == 0 && previous.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &action, nullptr);
+  }
 }
 
 }  // namespace ungulate::app

@@ -2,7 +2,7 @@
 // File safety for the commands that write: outputs never replace an input, never replace
 // anything without --force, never replace a non-regular file, appear atomically (without
 // --force: never over a file that appeared meanwhile), and leave no temporary file behind on
-// failure, SIGINT or SIGTERM.  See docs/safety.md.
+// failure or a stop signal (SIGINT, SIGTERM, SIGHUP, ...).  See docs/safety.md.
 #include <mpi.h>
 
 #include <string>
@@ -34,7 +34,7 @@ void remove_stale_partials(const std::string& output);
 
 /// A file being written: created (empty) under a short temporary name in the directory of the
 /// final path at construction, so that an unwritable directory is reported before any work,
-/// removed on destruction unless published, and removed by the SIGINT/SIGTERM handler.
+/// removed on destruction unless published, and removed by the stop-signal handler.
 /// Collective over `comm`: rank 0 touches the file system, all ranks get the same name.
 class PartialOutput {
  public:
@@ -49,7 +49,7 @@ class PartialOutput {
   /// Moves the finished temporary file to the final path (collective).  Without `replace`
   /// the move fails, with io::Error naming the final path, if a file appeared there since
   /// the start; a later publish() (the next checkpoint) replaces this object's own earlier
-  /// result.  `last` keeps SIGINT/SIGTERM blocked afterwards, so that a run whose result is
+  /// result.  `last` keeps the stop signals deferred afterwards, so that a run whose result is
   /// in place finishes with its own exit status instead of being reported as killed.
   void publish(bool last);
 
@@ -60,8 +60,10 @@ class PartialOutput {
   bool replace_ = false;
 };
 
-/// Installs the SIGINT/SIGTERM handler that removes the temporary files of every live
-/// PartialOutput and then dies of the signal (so the exit status still says "killed").
+/// Installs the handler of the stop signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
+/// SIGALRM, SIGUSR1/2, SIGXCPU; those ignored at start stay ignored) that removes the
+/// temporary files of every live PartialOutput and then dies of the signal (so the exit
+/// status still says "killed").
 void remove_partials_on_signals();
 
 }  // namespace ungulate::app

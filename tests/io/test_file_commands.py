@@ -437,13 +437,15 @@ if os.geteuid() != 0:
         f.write("x")
     os.chmod(os.path.join(WORK, "unreadable.h5"), 0)
     refused([*ab, "-o", "unreadable.h5"], "exists", "unreadable output without --force")
-# 6: SIGINT/SIGTERM remove the temporary outputs and the process dies of the signal. ELK with
-# a huge trust-region weight crawls: the run is still iterating when the signal arrives.
-for sig in [signal.SIGINT, signal.SIGTERM]:
-    proc = subprocess.Popen([EXE, *ab[:-1], "-o", "killed.h5", "--method", "elk", "--lambda",
-                             "1e9", "--tol", "1e-30", "--max-iter", "1000000000", "--checkpoint",
-                             "killed_ck.h5", "--checkpoint-every", "1000000"],
-                            cwd=WORK, stderr=subprocess.PIPE, text=True)
+# 6: the stop signals (Ctrl-C, kill, a closed terminal, a batch system's limit) remove the
+# temporary outputs and the process dies of the signal. ELK with a huge trust-region weight
+# crawls (without the fallback, which would restart it warm and converge in milliseconds):
+# the run is still iterating when the signal arrives.
+crawl = [EXE, *ab[:-1], "-o", "killed.h5", "--method", "elk", "--lambda", "1e9", "--tol",
+         "1e-30", "--max-iter", "1000000000", "--no-fallback", "--checkpoint", "killed_ck.h5",
+         "--checkpoint-every", "1000000"]
+for sig in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGXCPU]:
+    proc = subprocess.Popen(crawl, cwd=WORK, stderr=subprocess.PIPE, text=True)
     proc.stderr.readline()  # "iteration 1: ...": the temporary files exist
     check(len(partials()) == 2, f"{sig.name}: temporary files while running: {partials()}")
     proc.send_signal(sig)
@@ -456,6 +458,27 @@ for sig in [signal.SIGINT, signal.SIGTERM]:
     check(rc == -sig, f"{sig.name}: process dies of the signal, got {rc}")
     check(not partials(), f"{sig.name}: no temporary files left: {partials()}")
     check(not os.path.exists(os.path.join(WORK, "killed.h5")), f"{sig.name}: no output")
+# 6: a signal ignored at start (nohup) stays ignored: SIGHUP neither stops the run nor
+# removes its files; SIGTERM still does.
+proc = subprocess.Popen(crawl, cwd=WORK, stderr=subprocess.PIPE, text=True,
+                        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+proc.stderr.readline()
+proc.send_signal(signal.SIGHUP)
+try:
+    rc = proc.wait(timeout=2)
+except subprocess.TimeoutExpired:
+    rc = None
+check(rc is None, f"ignored SIGHUP: the run goes on, got exit {rc}")
+check(len(partials()) == 2, f"ignored SIGHUP: temporary files kept: {partials()}")
+proc.send_signal(signal.SIGTERM)
+try:
+    rc = proc.wait(timeout=10)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    rc = proc.wait()
+proc.stderr.close()
+check(rc == -signal.SIGTERM, f"SIGTERM after an ignored SIGHUP: dies of it, got {rc}")
+check(not partials(), f"SIGTERM after an ignored SIGHUP: no temporary files: {partials()}")
 # 6: a temporary file of a process of this host that no longer exists (kill -9) is removed by
 # the next run into that directory; one of a live process is kept.
 dead = subprocess.Popen(["true"])
