@@ -444,10 +444,10 @@ if os.geteuid() != 0:
 crawl = [EXE, *ab[:-1], "-o", "killed.h5", "--method", "elk", "--lambda", "1e9", "--tol",
          "1e-30", "--max-iter", "1000000000", "--no-fallback", "--checkpoint", "killed_ck.h5",
          "--checkpoint-every", "1000000"]
-for sig in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGXCPU]:
-    proc = subprocess.Popen(crawl, cwd=WORK, stderr=subprocess.PIPE, text=True)
-    proc.stderr.readline()  # "iteration 1: ...": the temporary files exist
-    check(len(partials()) == 2, f"{sig.name}: temporary files while running: {partials()}")
+
+
+def stop_with(proc, sig):
+    """Sends sig and returns the exit status (killed after 10 s: a run that ignored it)."""
     proc.send_signal(sig)
     try:
         rc = proc.wait(timeout=10)
@@ -455,6 +455,14 @@ for sig in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal
         proc.kill()
         rc = proc.wait()
     proc.stderr.close()
+    return rc
+
+
+for sig in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGXCPU]:
+    proc = subprocess.Popen(crawl, cwd=WORK, stderr=subprocess.PIPE, text=True)
+    proc.stderr.readline()  # "iteration 1: ...": the temporary files exist
+    check(len(partials()) == 2, f"{sig.name}: temporary files while running: {partials()}")
+    rc = stop_with(proc, sig)
     check(rc == -sig, f"{sig.name}: process dies of the signal, got {rc}")
     check(not partials(), f"{sig.name}: no temporary files left: {partials()}")
     check(not os.path.exists(os.path.join(WORK, "killed.h5")), f"{sig.name}: no output")
@@ -470,13 +478,7 @@ except subprocess.TimeoutExpired:
     rc = None
 check(rc is None, f"ignored SIGHUP: the run goes on, got exit {rc}")
 check(len(partials()) == 2, f"ignored SIGHUP: temporary files kept: {partials()}")
-proc.send_signal(signal.SIGTERM)
-try:
-    rc = proc.wait(timeout=10)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    rc = proc.wait()
-proc.stderr.close()
+rc = stop_with(proc, signal.SIGTERM)
 check(rc == -signal.SIGTERM, f"SIGTERM after an ignored SIGHUP: dies of it, got {rc}")
 check(not partials(), f"SIGTERM after an ignored SIGHUP: no temporary files: {partials()}")
 # 6: a temporary file of a process of this host that no longer exists (kill -9) is removed by
